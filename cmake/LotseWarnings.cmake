@@ -4,7 +4,7 @@
 add_library(lotse_warnings INTERFACE)
 target_compile_options(lotse_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
-  -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough
   $<$<BOOL:${LOTSE_WERROR}>:-Werror>)
 add_library(lotse::warnings ALIAS lotse_warnings)
 

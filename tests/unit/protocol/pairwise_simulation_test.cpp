@@ -4,7 +4,7 @@
 // many times. Every delivered message must decrypt exactly once.
 #include "protocol/session_cipher.hpp"
 
-#include "pairwise_fixture.hpp"
+#include "support/party.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 #include "protocol/session_cipher.hpp"
 #include "protocol/skipped_keys.hpp"
 
-#include "pairwise_fixture.hpp"
+#include "support/party.hpp"
 
 #include "lotse/v1/e2e.pb.h"
 #include "lotse/v1/state.pb.h"

@@ -2,7 +2,7 @@
 #include "protocol/session.hpp"
 #include "protocol/session_cipher.hpp"
 
-#include "pairwise_fixture.hpp"
+#include "support/party.hpp"
 
 #include "lotse/v1/e2e.pb.h"
 #include "lotse/v1/state.pb.h"

@@ -51,6 +51,19 @@ public:
     return k;
   }
 
+  // Restores a pair from trusted local state (authenticated at rest) without recomputing the
+  // public key, which would cost a scalar multiplication on every session load.
+  [[nodiscard]] static Result<BasicDhKeyPair> from_stored(ByteView secret32,
+                                                          const X25519PublicKey& pub) {
+    if (secret32.size() != 32) {
+      return errc::invalid_key_length;
+    }
+    BasicDhKeyPair k;
+    k.secret_ = SecretT::from_bytes(secret32.first<32>());
+    k.public_ = pub;
+    return k;
+  }
+
   [[nodiscard]] const X25519PublicKey& public_key() const noexcept { return public_; }
   [[nodiscard]] const SecretT& secret_key() const noexcept { return secret_; }
 

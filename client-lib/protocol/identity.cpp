@@ -8,17 +8,22 @@ namespace lotse::protocol {
 using crypto::ByteView;
 using crypto::Bytes;
 
-Result<IdentityPublicKey> IdentityPublicKey::from_proto(const v1::IdentityPublic& proto) {
+Result<IdentityPublicKey> IdentityPublicKey::from_trusted_proto(const v1::IdentityPublic& proto) {
   auto signing = crypto::Ed25519PublicKey::from_bytes(crypto::as_bytes(proto.signing_key()));
   auto dh = crypto::X25519PublicKey::from_bytes(crypto::as_bytes(proto.dh_key()));
   auto sig = crypto::Signature::from_bytes(crypto::as_bytes(proto.dh_key_signature()));
   if (!signing || !dh || !sig) {
     return errc::malformed_message;
   }
-  if (!crypto::verify(*signing, sig_context::device_dh, dh->bytes(), *sig)) {
+  return IdentityPublicKey{*signing, *dh, *sig};
+}
+
+Result<IdentityPublicKey> IdentityPublicKey::from_proto(const v1::IdentityPublic& proto) {
+  auto key = from_trusted_proto(proto);
+  if (key && !crypto::verify(key->signing, sig_context::device_dh, key->dh.bytes(), key->dh_signature)) {
     return errc::bad_signature;
   }
-  return IdentityPublicKey{*signing, *dh, *sig};
+  return key;
 }
 
 void IdentityPublicKey::to_proto(v1::IdentityPublic& out) const {

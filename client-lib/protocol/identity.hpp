@@ -31,6 +31,9 @@ struct IdentityPublicKey {
 
   // Decodes and verifies the DH key's signature.
   [[nodiscard]] static Result<IdentityPublicKey> from_proto(const v1::IdentityPublic& proto);
+  // Decodes without verifying the signature: only for the device's own authenticated state,
+  // where the identity was verified when it first arrived.
+  [[nodiscard]] static Result<IdentityPublicKey> from_trusted_proto(const v1::IdentityPublic& proto);
   void to_proto(v1::IdentityPublic& out) const;
   [[nodiscard]] crypto::Bytes serialise() const;  // as IdentityPublic protobuf
   [[nodiscard]] static Result<IdentityPublicKey> parse(crypto::ByteView bytes);

@@ -337,11 +337,15 @@ Result<Ratchet> Ratchet::from_proto(const v1::RatchetState& in) {
     return errc::invalid_state;
   }
   auto root = key_from<RootKey>(in.root_key());
-  auto dh_self = crypto::DhKeyPair::from_secret(crypto::as_bytes(in.dh_self_secret()));
+  const auto dh_public = crypto::X25519PublicKey::from_bytes(crypto::as_bytes(in.dh_self_public()));
+  if (!dh_public) {
+    return errc::invalid_state;
+  }
+  // State comes from the device's own authenticated store: no need to re-derive the public key.
+  auto dh_self = crypto::DhKeyPair::from_stored(crypto::as_bytes(in.dh_self_secret()), *dh_public);
   auto next_send = key_from<HeaderKey>(in.next_send_header_key());
   auto next_recv = key_from<HeaderKey>(in.next_recv_header_key());
-  if (!root || !dh_self || !next_send || !next_recv ||
-      !crypto::equal_constant_time(dh_self->public_key().bytes(), crypto::as_bytes(in.dh_self_public()))) {
+  if (!root || !dh_self || !next_send || !next_recv) {
     return errc::invalid_state;
   }
   Ratchet r(std::move(*root), std::move(*dh_self), std::move(*next_send), std::move(*next_recv),

@@ -95,8 +95,9 @@ Result<Session> Session::parse(crypto::ByteView bytes) {
     return errc::invalid_state;
   }
   auto ratchet = Ratchet::from_proto(state.ratchet());
-  auto local = IdentityPublicKey::from_proto(state.local_identity());
-  auto remote = IdentityPublicKey::from_proto(state.remote_identity());
+  // Verified when they first arrived; the stored state is authenticated at rest.
+  auto local = IdentityPublicKey::from_trusted_proto(state.local_identity());
+  auto remote = IdentityPublicKey::from_trusted_proto(state.remote_identity());
   auto base_key = crypto::X25519PublicKey::from_bytes(crypto::as_bytes(state.base_key()));
   if (!ratchet || !local || !remote || !base_key) {
     return errc::invalid_state;

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// Crypto core benchmarks, each beside raw libsodium doing the same bytes in the same run.
+//   build/dev/tests/bench/bench_crypto            (JSON lines on stdout)
+#include "bench_support.hpp"
+
+#include "protocol/memory_stores.hpp"
+#include "protocol/proto_io.hpp"
+#include "protocol/session.hpp"
+#include "protocol/session_cipher.hpp"
+
+#include "crypto/aead.hpp"
+#include "crypto/hkdf.hpp"
+#include "lotse/v1/e2e.pb.h"
+#include "support/party.hpp"
+
+#include <sodium.h>
+
+#include <array>
+
+using namespace lotse;
+
+namespace {
+
+constexpr std::size_t message_bytes = 100;  // a typical chat line; padded to 160 bytes
+
+// Raw libsodium for one ratchet message's unavoidable work: seal + open of the 40-byte header
+// and the 160-byte padded body (XChaCha20-Poly1305) and the chain step (2 HMAC-SHA256) on each side.
+double raw_ratchet_work_seconds() {
+  std::array<std::uint8_t, 32> key{};
+  std::array<std::uint8_t, 24> nonce{};
+  std::array<std::uint8_t, 40> header{};
+  std::array<std::uint8_t, 160> body{};
+  std::array<std::uint8_t, 40 + 16> header_ct{};
+  std::array<std::uint8_t, 160 + 16> body_ct{};
+  std::array<std::uint8_t, 32> mac{};
+  const std::array<std::uint8_t, 1> one{1};
+  randombytes_buf(key.data(), key.size());
+  return bench::seconds_per_call([&] {
+    for (int side = 0; side < 2; ++side) {
+      crypto::hmac_sha256(key, one, mac);
+      crypto::hmac_sha256(key, one, mac);
+    }
+    crypto_aead_xchacha20poly1305_ietf_encrypt(header_ct.data(), nullptr, header.data(), header.size(),
+                                               nullptr, 0, nullptr, nonce.data(), key.data());
+    crypto_aead_xchacha20poly1305_ietf_encrypt(body_ct.data(), nullptr, body.data(), body.size(),
+                                               nullptr, 0, nullptr, nonce.data(), key.data());
+    int failed = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        header.data(), nullptr, nullptr, header_ct.data(), header_ct.size(), nullptr, 0,
+        nonce.data(), key.data());
+    failed |= crypto_aead_xchacha20poly1305_ietf_decrypt(body.data(), nullptr, nullptr,
+                                                         body_ct.data(), body_ct.size(), nullptr,
+                                                         0, nonce.data(), key.data());
+    bench::keep(mac);
+    bench::keep(failed);
+  });
+}
+
+void bench_ratchet() {
+  test::Party alice("alice", 1);
+  test::Party bob("bob", 2);
+  (void)alice.cipher.start_session(bob.address, bob.bundle());
+  (void)bob.cipher.decrypt(alice.address, *alice.cipher.encrypt(bob.address, test::text("hi")));
+  (void)alice.cipher.decrypt(bob.address, *bob.cipher.encrypt(alice.address, test::text("hey")));
+  auto a = protocol::Session::parse(alice.sessions.load_session(bob.address)->view());
+  auto b = protocol::Session::parse(bob.sessions.load_session(alice.address)->view());
+  const crypto::Bytes plaintext(message_bytes, 'x');
+  crypto::SeededRng rng(3);
+
+  // In-chain: one side sends, the other receives (no DH step): the common case.
+  const double in_chain = bench::seconds_per_call([&] {
+    auto bytes = a->encrypt(plaintext, rng);
+    v1::E2eMessage m;
+    (void)protocol::parse_message(m, *bytes);
+    auto plain = b->decrypt(m.ratchet(), rng);
+    bench::keep(plain);
+  });
+  // Ping-pong: every message is answered, so every receive is a DH ratchet step.
+  bool turn = false;
+  const double ping_pong = bench::seconds_per_call([&] {
+    auto& from = turn ? *b : *a;
+    auto& to = turn ? *a : *b;
+    turn = !turn;
+    auto bytes = from.encrypt(plaintext, rng);
+    v1::E2eMessage m;
+    (void)protocol::parse_message(m, *bytes);
+    auto plain = to.decrypt(m.ratchet(), rng);
+    bench::keep(plain);
+  });
+  // Through SessionCipher with state serialised to the store after every message (what a client
+  // does so that nothing is lost on a crash).
+  const double with_store = bench::seconds_per_call([&] {
+    auto bytes = alice.cipher.encrypt(bob.address, plaintext);
+    auto plain = bob.cipher.decrypt(alice.address, *bytes);
+    bench::keep(plain);
+  });
+  const double raw = raw_ratchet_work_seconds();
+  bench::emit("ratchet", "encrypt_decrypt_in_chain", in_chain * 1e6, "us");
+  bench::emit("ratchet", "raw_aead_hmac_same_bytes", raw * 1e6, "us");
+  bench::emit("ratchet", "ratio_in_chain_to_raw", in_chain / raw, "x");
+  bench::emit("ratchet", "encrypt_decrypt_with_dh_step", ping_pong * 1e6, "us");
+  bench::emit("ratchet", "encrypt_decrypt_with_store", with_store * 1e6, "us");
+  bench::emit("ratchet", "ratio_with_store_to_raw", with_store / raw, "x");
+}
+
+void bench_x3dh() {
+  test::Party bob("bob", 4, 0);
+  auto bundle = bob.bundle();
+  crypto::SeededRng rng(5);
+  const auto alice = protocol::DeviceIdentity::generate(rng);
+  const crypto::Bytes plaintext(message_bytes, 'x');
+
+  // A full first contact: X3DH on both sides plus the first message's ratchet work.
+  std::uint64_t n = 0;
+  const double setup = bench::seconds_per_call([&] {
+    protocol::MemorySessionStore sessions;
+    protocol::SessionCipher initiator(alice, sessions, bob.prekeys, rng);
+    const protocol::Address to{"bob", static_cast<std::uint32_t>(++n)};
+    (void)initiator.start_session(to, bundle);
+    auto first = initiator.encrypt(to, plaintext);
+    protocol::MemorySessionStore bob_sessions;
+    protocol::SessionCipher responder(bob.identity, bob_sessions, bob.prekeys, rng);
+    auto plain = responder.decrypt({"alice", 1}, *first);
+    bench::keep(plain);
+  }, 0.5, 3);
+  // Raw: the X25519 operations that work needs (initiator: EK and ratchet keygen, 3 X3DH DH,
+  // 1 ratchet DH; responder: 3 X3DH DH, 2 ratchet DH, 1 keygen = 11 scalar multiplications).
+  std::array<std::uint8_t, 32> sk{};
+  std::array<std::uint8_t, 32> pk{};
+  std::array<std::uint8_t, 32> out{};
+  randombytes_buf(sk.data(), sk.size());
+  crypto_scalarmult_base(pk.data(), sk.data());
+  const double raw_one = bench::seconds_per_call([&] {
+    const int failed = crypto_scalarmult(out.data(), sk.data(), pk.data());
+    bench::keep(out);
+    bench::keep(failed);
+  });
+  const double raw = 11 * raw_one;
+  bench::emit("x3dh", "first_contact_sessions_per_s", 1.0 / setup, "1/s");
+  bench::emit("x3dh", "raw_x25519_same_ops_per_s", 1.0 / raw, "1/s");
+  bench::emit("x3dh", "ratio_to_raw", setup / raw, "x");
+}
+
+}  // namespace
+
+int main() {
+  if (sodium_init() < 0) {
+    return 1;
+  }
+  bench_ratchet();
+  bench_x3dh();
+  return 0;
+}

@@ -2,6 +2,7 @@
 #include "support/test_vectors.hpp"
 
 #include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -18,20 +19,35 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-crypto::Bytes decode_hex_loose(const std::string& body) {
+// One hex token. Crypto++'s HexDecoder skips characters that are not hex digits, and one shipped
+// file relies on it (hmac.txt, RFC 4231 case 7, ends a quoted message with a stray ')'); so a
+// token of pure punctuation decodes to nothing. Letters that are not hex digits or an odd number
+// of digits are refused: they would mean we misread the file, not that it has stray punctuation.
+crypto::Bytes decode_hex_token(const std::string& token) {
   std::string digits;
-  std::string s = body;
-  if (s.rfind("0x", 0) == 0 || s.rfind("0X", 0) == 0) {
-    s = s.substr(2);
-  }
-  for (char c : s) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
+  for (char c : token) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isxdigit(u) != 0) {
       digits.push_back(c);
-    } else if (c != ' ' && c != '\t') {
-      throw std::runtime_error("bad character in hex body: " + body);
+    } else if (std::isalnum(u) != 0) {
+      throw std::runtime_error("bad character in hex token: " + token);
     }
   }
   return hex(digits);
+}
+
+// "word32 a b ..." / "word64 a b ...": hex numbers written out little-endian (Crypto++ datatest).
+crypto::Bytes decode_words(const std::string& rest, std::size_t width) {
+  crypto::Bytes out;
+  std::istringstream in(rest);
+  std::string token;
+  while (in >> token) {
+    const std::uint64_t value = std::stoull(token, nullptr, 16);
+    for (std::size_t i = 0; i < width; ++i) {
+      out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -48,30 +64,62 @@ crypto::Bytes CryptoppTest::bytes(const std::string& name) const {
   return decode_cryptopp_string(text(name));
 }
 
+// Follows Crypto++'s datatest.cpp PutDecodedDatumInto: a datum is a sequence of segments separated
+// by spaces, each a "quoted string", a 0x-prefixed or bare hex token, optionally preceded by "rN "
+// which repeats only that one segment; "word32"/"word64" turn the rest of the datum into
+// little-endian words. So "r3 00 01" is 00 00 00 01 and "\"ab\" 00" is 61 62 00.
 crypto::Bytes decode_cryptopp_string(const std::string& raw) {
-  const std::string body = trim(raw);
-  if (body.empty()) {
-    return {};
-  }
-  if (body.front() == '"') {
-    const auto end = body.find('"', 1);
-    if (end == std::string::npos) {
-      throw std::runtime_error("unterminated quoted string: " + body);
+  std::string s = trim(raw);
+  crypto::Bytes out;
+  std::size_t pos = 0;
+  auto skip_spaces = [&] {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) {
+      ++pos;
     }
-    const std::string inner = body.substr(1, end - 1);
-    return {inner.begin(), inner.end()};
-  }
-  if (body.front() == 'r' && body.size() > 1 && std::isdigit(static_cast<unsigned char>(body[1])) != 0) {
-    std::size_t pos = 1;
-    const auto count = std::stoul(body.substr(1), &pos);
-    const crypto::Bytes unit = decode_cryptopp_string(body.substr(1 + pos));
-    crypto::Bytes out;
-    for (std::size_t i = 0; i < count; ++i) {
+  };
+  skip_spaces();
+  while (pos < s.size()) {
+    std::size_t repeat = 1;
+    if (s[pos] == 'r' && pos + 1 < s.size() &&
+        std::isdigit(static_cast<unsigned char>(s[pos + 1])) != 0) {
+      std::size_t used = 0;
+      repeat = std::stoul(s.substr(pos + 1), &used);
+      pos += 1 + used;
+      skip_spaces();
+      if (pos == s.size()) {
+        throw std::runtime_error("repeat without a segment: " + raw);
+      }
+    }
+    crypto::Bytes unit;
+    if (s.compare(pos, 6, "word32") == 0 || s.compare(pos, 6, "word64") == 0) {
+      unit = decode_words(s.substr(pos + 6), s.compare(pos, 6, "word32") == 0 ? 4 : 8);
+      pos = s.size();
+    } else if (s[pos] == '"') {
+      const auto end = s.find('"', pos + 1);
+      if (end == std::string::npos) {
+        throw std::runtime_error("unterminated quoted string: " + raw);
+      }
+      unit.assign(s.begin() + static_cast<std::ptrdiff_t>(pos + 1),
+                  s.begin() + static_cast<std::ptrdiff_t>(end));
+      pos = end + 1;
+    } else {
+      auto end = s.find_first_of(" \t", pos);
+      if (end == std::string::npos) {
+        end = s.size();
+      }
+      std::string token = s.substr(pos, end - pos);
+      if (token.rfind("0x", 0) == 0 || token.rfind("0X", 0) == 0) {
+        token.erase(0, 2);
+      }
+      unit = decode_hex_token(token);
+      pos = end;
+    }
+    for (std::size_t i = 0; i < repeat; ++i) {
       crypto::append(out, unit);
     }
-    return out;
+    skip_spaces();
   }
-  return decode_hex_loose(body);
+  return out;
 }
 
 std::vector<CryptoppTest> read_cryptopp_vectors(const std::filesystem::path& file) {

@@ -22,7 +22,8 @@ struct CryptoppTest {
 
   [[nodiscard]] bool has(const std::string& name) const { return fields.contains(name); }
   [[nodiscard]] const std::string& text(const std::string& name) const;  // throws if missing
-  // Decodes an "encoded string": hex (with or without 0x, spaces allowed), "quoted", or rN repeat.
+  // Decodes an "encoded string": space-separated segments, each hex (bare or 0x), "quoted" or
+  // word32/word64, optionally prefixed by rN (repeats that one segment), as Crypto++ reads them.
   [[nodiscard]] crypto::Bytes bytes(const std::string& name) const;
 };
 

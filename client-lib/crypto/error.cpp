@@ -26,6 +26,7 @@ public:
       case errc::passphrase_wrong: return "passphrase is wrong or the wrapped key is corrupted";
       case errc::kdf_failed: return "password hashing failed (memory or limits)";
       case errc::message_too_long: return "message is too long";
+      case errc::key_mismatch: return "public and secret key do not belong together";
     }
     return "unknown crypto error";
   }

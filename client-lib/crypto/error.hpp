@@ -24,6 +24,7 @@ enum class errc {
   passphrase_wrong = 11,  // Argon2id-wrapped key did not unwrap
   kdf_failed = 12,  // crypto_pwhash ran out of memory or was given bad limits
   message_too_long = 13,
+  key_mismatch = 14,  // a stored key pair whose halves do not belong together
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -32,6 +32,11 @@ std::uint64_t get_u64(ByteView in) {
   return v;
 }
 
+bool params_in_bounds(const Argon2Params& p) {
+  return p.ops_limit >= crypto_pwhash_OPSLIMIT_MIN && p.ops_limit <= max_ops_limit &&
+         p.mem_limit >= crypto_pwhash_MEMLIMIT_MIN && p.mem_limit <= max_mem_limit;
+}
+
 Bytes header_bytes(const Argon2Params& p, const std::array<std::uint8_t, 16>& salt) {
   Bytes h;
   h.reserve(header_size);
@@ -81,8 +86,7 @@ Result<WrappedKey> WrappedKey::parse(ByteView bytes) {
   WrappedKey w{};
   w.params.ops_limit = get_u64(bytes.subspan(4, 8));
   w.params.mem_limit = get_u64(bytes.subspan(12, 8));
-  if (w.params.ops_limit < crypto_pwhash_OPSLIMIT_MIN || w.params.ops_limit > max_ops_limit ||
-      w.params.mem_limit < crypto_pwhash_MEMLIMIT_MIN || w.params.mem_limit > max_mem_limit) {
+  if (!params_in_bounds(w.params)) {
     return errc::kdf_failed;
   }
   std::copy_n(bytes.begin() + 20, 16, w.salt.begin());
@@ -110,6 +114,9 @@ Result<WrappedKey> wrap_key(const StoreKey& key, std::string_view passphrase,
 }
 
 Result<StoreKey> unwrap_key(const WrappedKey& wrapped, std::string_view passphrase) {
+  if (!params_in_bounds(wrapped.params)) {
+    return errc::kdf_failed;
+  }
   auto kek = derive_kek(passphrase, wrapped.salt, wrapped.params);
   if (!kek) {
     return kek.error();

@@ -49,7 +49,7 @@ Result<SigningKeyPair> SigningKeyPair::from_secret(ByteView secret64) {
     crypto_sign_seed_keypair(pub.mutable_bytes().data(), sk.data(), secret64.data());
   });
   if (!equal_constant_time(pub.bytes(), secret64.subspan(32))) {
-    return errc::invalid_key_length;
+    return errc::key_mismatch;
   }
   return SigningKeyPair(pub, std::move(secret));
 }

@@ -132,7 +132,16 @@ Bytes FileEncryptor::update(ByteView plaintext) {
   }
   while (!plaintext.empty()) {
     if (buffer.size() == chunk_size_) {
-      emit_chunk(false, out);
+      emit_chunk(buffer, false, out);
+      crypto::wipe(buffer);
+      buffer.clear();
+    }
+    if (buffer.empty() && plaintext.size() > chunk_size_) {
+      // A whole chunk with more input behind it (so not the last): seal it in place.
+      emit_chunk(plaintext.first(chunk_size_), false, out);
+      plaintext = plaintext.subspan(chunk_size_);
+      plaintext_size_ += chunk_size_;
+      continue;
     }
     const std::size_t take = std::min<std::size_t>(chunk_size_ - buffer.size(), plaintext.size());
     buffer.insert(buffer.end(), plaintext.begin(),
@@ -148,24 +157,49 @@ Bytes FileEncryptor::finish() {
     throw std::logic_error("FileEncryptor::finish called twice");
   }
   Bytes out;
-  emit_chunk(true, out);
+  auto& buffer = buffer_.mutable_bytes();
+  emit_chunk(buffer, true, out);
+  crypto::wipe(buffer);
+  buffer.clear();
   finished_ = true;
   final_digest_ = digest_.final256();
   return out;
 }
 
-void FileEncryptor::emit_chunk(bool final, Bytes& out) {
-  auto& buffer = buffer_.mutable_bytes();
+void FileEncryptor::emit_chunk(ByteView plaintext, bool final, Bytes& out) {
   const std::size_t start = out.size();
-  out.resize(start + buffer.size() + file_stream::chunk_overhead);
+  out.resize(start + plaintext.size() + file_stream::chunk_overhead);
   const MutableByteView chunk = MutableByteView(out).subspan(start);
-  if (!push_.push(buffer, final, chunk, ByteView(header_).first(file_stream::prefix_bytes))) {
+  if (!push_.push(plaintext, final, chunk, ByteView(header_).first(file_stream::prefix_bytes))) {
     throw std::logic_error("FileEncryptor: secretstream push refused its buffer");
   }
-  digest_.update(chunk);
+  digest_.update(chunk.last(file_stream::mac_bytes));
   encrypted_size_ += chunk.size();
-  crypto::wipe(buffer);
-  buffer.clear();
+}
+
+std::optional<crypto::Digest> blob_digest(ByteView blob) {
+  if (blob.size() < file_stream::header_bytes + file_stream::chunk_overhead ||
+      !std::equal(file_stream::magic.begin(), file_stream::magic.end(), blob.begin())) {
+    return std::nullopt;
+  }
+  const std::uint32_t chunk_size = (std::uint32_t{blob[4]} << 24) | (std::uint32_t{blob[5]} << 16) |
+                                   (std::uint32_t{blob[6]} << 8) | std::uint32_t{blob[7]};
+  if (!valid_chunk_size(chunk_size)) {
+    return std::nullopt;
+  }
+  crypto::Blake2b digest;
+  digest.update(blob.first(file_stream::header_bytes));
+  ByteView rest = blob.subspan(file_stream::header_bytes);
+  const std::size_t full = std::size_t{chunk_size} + file_stream::chunk_overhead;
+  while (rest.size() > full) {
+    digest.update(rest.subspan(full - file_stream::mac_bytes, file_stream::mac_bytes));
+    rest = rest.subspan(full);
+  }
+  if (rest.size() < file_stream::chunk_overhead) {
+    return std::nullopt;
+  }
+  digest.update(rest.last(file_stream::mac_bytes));
+  return digest.final256();
 }
 
 FileKeyReference FileEncryptor::reference() const {
@@ -221,16 +255,18 @@ errc FileDecryptor::start_stream() {
   if (!pull_.init(key_, ByteView(header_).subspan(file_stream::prefix_bytes))) {
     return errc::file_corrupt;
   }
+  digest_.update(header_);
   state_ = State::chunks;
   buffer_.reserve(static_cast<std::size_t>(current_chunk_bytes()));
   return errc::ok;
 }
 
-errc FileDecryptor::open_chunk(Bytes& out) {
+errc FileDecryptor::open_chunk(ByteView encrypted, Bytes& out) {
+  digest_.update(encrypted.last(file_stream::mac_bytes));
   const bool last = chunk_index_ + 1 == chunk_count_;
   const std::size_t start = out.size();
-  out.resize(start + buffer_.size() - file_stream::chunk_overhead);
-  auto chunk = pull_.pull(buffer_, MutableByteView(out).subspan(start),
+  out.resize(start + encrypted.size() - file_stream::chunk_overhead);
+  auto chunk = pull_.pull(encrypted, MutableByteView(out).subspan(start),
                           ByteView(header_).first(file_stream::prefix_bytes));
   if (!chunk) {
     return errc::file_corrupt;
@@ -262,7 +298,6 @@ Result<Bytes> FileDecryptor::update(ByteView ciphertext) {
   if (state_ == State::final_seen || state_ == State::finished) {
     return fail(errc::file_trailing_data);
   }
-  digest_.update(ciphertext);
   received_ += ciphertext.size();
 
   Bytes out;
@@ -299,12 +334,20 @@ Result<Bytes> FileDecryptor::update(ByteView ciphertext) {
       return failed_with(errc::file_trailing_data);
     }
     const auto chunk_bytes = static_cast<std::size_t>(current_chunk_bytes());
+    if (buffer_.empty() && ciphertext.size() >= chunk_bytes) {
+      // A whole chunk in the input: open it in place instead of copying it into the buffer.
+      if (const errc e = open_chunk(ciphertext.first(chunk_bytes), out); e != errc::ok) {
+        return failed_with(e);
+      }
+      ciphertext = ciphertext.subspan(chunk_bytes);
+      continue;
+    }
     const std::size_t take = std::min(chunk_bytes - buffer_.size(), ciphertext.size());
     buffer_.insert(buffer_.end(), ciphertext.begin(),
                    ciphertext.begin() + static_cast<std::ptrdiff_t>(take));
     ciphertext = ciphertext.subspan(take);
     if (buffer_.size() == chunk_bytes) {
-      if (const errc e = open_chunk(out); e != errc::ok) {
+      if (const errc e = open_chunk(buffer_, out); e != errc::ok) {
         return failed_with(e);
       }
     }

@@ -6,7 +6,7 @@
 // the fuzzer can mutate. libsodium draws each secretstream header itself, so a seed's bytes, and
 // hence its digest, differ from run to run and cannot be rebuilt here. The reference is therefore
 // derived from the input: the fixed key, the seed size whose encrypted size equals the input
-// length (else 10000 bytes), and the digest of the input itself. Everything the key protects
+// length (else 10000 bytes), and the digest of the input itself (protocol::blob_digest). Everything the key protects
 // (chunk authentication, order, FINAL) is still checked against the fixed key; only the digest
 // comparison is made to pass, and the unit tests cover its failure.
 #include "fuzz_support.hpp"
@@ -42,7 +42,9 @@ protocol::FileKeyReference reference_for(crypto::ByteView input) {
     }
   }
   ref.encrypted_size = *protocol::encrypted_size(ref.size, chunk_size);
-  ref.digest = crypto::blake2b(input);
+  // blob_digest is itself a decoder of untrusted bytes: fuzz it here too.
+  const auto digest = protocol::blob_digest(input);
+  ref.digest = digest ? *digest : crypto::blake2b(input);
   return ref;
 }
 

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+// The invite line, shared by relay (writes it) and clients (read it):
+//   lotse://HOST:PORT/invite?token=TOKEN&pin=PIN
+// HOST is a DNS name, an IPv4 address or a bracketed IPv6 address; TOKEN is 43 characters of
+// base64url (32 random bytes); PIN is 64 lowercase hex digits, the SHA-256 of the relay
+// certificate's SubjectPublicKeyInfo. docs/PROTOCOL.md 2.1.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lotse::wire {
+
+struct InviteLink {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string token;
+  std::array<std::uint8_t, 32> pin{};
+
+  [[nodiscard]] std::string to_string() const;
+  // nullopt for anything that is not exactly this form.
+  [[nodiscard]] static std::optional<InviteLink> parse(std::string_view text);
+};
+
+// base64url without padding, as used for invite tokens.
+[[nodiscard]] std::string base64url(const std::uint8_t* data, std::size_t size);
+[[nodiscard]] std::string hex(const std::uint8_t* data, std::size_t size);
+[[nodiscard]] std::optional<std::array<std::uint8_t, 32>> parse_pin(std::string_view hex64);
+
+}  // namespace lotse::wire

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+// The boundary between the network layer (server/net: TLS, WebSocket, Asio) and the relay logic
+// (server/relay: no Asio). The network layer implements Connection for each WebSocket session and
+// feeds every received binary message to the FrameHandler the relay returned for it.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace lotse::relay {
+
+// Why the relay wants a connection closed; the network layer maps it to a WebSocket close code.
+enum class CloseReason {
+  normal,  // 1000
+  going_away,  // 1001: shutdown
+  protocol_error,  // 1002: e.g. a text frame
+  policy_violation,  // 1008: handshake timeout, rate limit abuse, unauthenticated for too long
+  too_big,  // 1009: frame over limits.max_frame_bytes (the network layer enforces this itself)
+  internal_error,  // 1011
+};
+
+// A serialised ServerFrame, shared so that fan-out serialises once.
+using Frame = std::shared_ptr<const std::string>;
+
+// One client connection, as the relay logic sees it. Thread-safe: any thread may call it.
+class Connection {
+public:
+  virtual ~Connection() = default;
+
+  // Queues a frame for sending. Returns false (and drops the frame) when the connection's
+  // outgoing queue is full or the connection is closing; callers decide what that means.
+  virtual bool send(Frame frame) = 0;
+
+  // Runs fn on the connection's strand, serialised with the FrameHandler's callbacks.
+  virtual void post(std::function<void()> fn) = 0;
+
+  // Sends a close frame after the queued frames and ends the connection.
+  virtual void close(CloseReason reason) = 0;
+
+  [[nodiscard]] virtual std::uint64_t id() const noexcept = 0;
+};
+
+// What the network layer knows about a connection when it is accepted.
+struct ConnectionInfo {
+  // The peer address, only for per-address limits; never logged unless log.ip_addresses is on.
+  std::string peer_address;
+};
+
+// Per-connection protocol state machine, called on the connection's strand only.
+class FrameHandler {
+public:
+  virtual ~FrameHandler() = default;
+  // One complete binary WebSocket message.
+  virtual void on_frame(std::span<const std::uint8_t> frame) = 0;
+  // The connection is gone (closed by either side or failed); no more callbacks follow.
+  virtual void on_closed() = 0;
+};
+
+// The relay as the network layer sees it.
+class FrameHandlerFactory {
+public:
+  virtual ~FrameHandlerFactory() = default;
+  // Null means "refuse" (e.g. too many connections from this address, shutting down): the network
+  // layer then closes with policy_violation without reading.
+  [[nodiscard]] virtual std::unique_ptr<FrameHandler> accept(std::shared_ptr<Connection> connection,
+                                                             const ConnectionInfo& info) = 0;
+};
+
+}  // namespace lotse::relay

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace lotse::relay {
+
+// Every bound the relay enforces, each named in the config file's [limits] table under the same
+// name (docs/OPERATIONS.md lists them with their defaults and docs/PROTOCOL.md with their errors).
+struct Limits {
+  std::size_t max_frame_bytes = 1024 * 1024;  // WebSocket message; larger closes with 1009
+  std::size_t max_envelope_bytes = 256 * 1024;  // one Envelope.ciphertext
+  std::size_t max_envelopes_per_send = 1000;
+  std::uint32_t max_queued_envelopes_per_device = 10'000;
+  std::size_t max_connections_per_address = 64;
+  std::chrono::seconds handshake_timeout{10};  // TLS + WebSocket handshake
+  std::chrono::seconds auth_timeout{30};  // from connect to Register/Login
+  std::chrono::seconds idle_timeout{120};  // no traffic (pings count)
+  double messages_per_second = 200;  // per account, token bucket
+  double message_burst = 2000;
+  double requests_per_second = 200;  // per connection, every frame
+  double request_burst = 2000;
+  std::size_t max_pending_requests = 256;  // per connection, waiting for the database
+  std::uint32_t max_one_time_prekeys = 500;  // per device
+  std::uint32_t max_prekeys_per_publish = 200;
+  std::uint32_t low_prekey_threshold = 20;
+  std::size_t max_unacked_deliveries = 512;  // per connection: the delivery window
+  std::size_t max_acks_per_frame = 1024;
+  std::size_t max_deliveries_per_frame = 64;
+  std::uint32_t max_invite_uses = 1000;
+  std::chrono::seconds max_invite_lifetime{30 * 24 * 3600};
+  std::chrono::seconds default_invite_lifetime{7 * 24 * 3600};
+  std::chrono::seconds envelope_lifetime{30 * 24 * 3600};  // undelivered ciphertext
+  std::chrono::seconds send_dedup_window{7 * 24 * 3600};
+  std::size_t max_outgoing_frames = 1024;  // per connection, the writer's queue
+  std::size_t max_outgoing_bytes = 8 * 1024 * 1024;
+};
+
+// Injectable time source (tests and retention proofs use a fake one).
+class Clock {
+public:
+  virtual ~Clock() = default;
+  [[nodiscard]] virtual std::int64_t now_ms() const = 0;  // Unix time in milliseconds
+};
+
+class SystemClock final : public Clock {
+public:
+  [[nodiscard]] std::int64_t now_ms() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+// A token bucket: `rate` tokens per second up to `burst`.
+class TokenBucket {
+public:
+  TokenBucket(double rate, double burst, std::int64_t now_ms) noexcept
+      : rate_(rate), burst_(burst), tokens_(burst), last_ms_(now_ms) {}
+
+  // Takes n tokens if available.
+  [[nodiscard]] bool take(std::int64_t now_ms, double n = 1) noexcept {
+    refill(now_ms);
+    if (tokens_ < n) {
+      return false;
+    }
+    tokens_ -= n;
+    return true;
+  }
+  // Milliseconds until n tokens are available.
+  [[nodiscard]] std::uint32_t retry_after_ms(double n = 1) const noexcept {
+    if (tokens_ >= n || rate_ <= 0) {
+      return 0;
+    }
+    return static_cast<std::uint32_t>((n - tokens_) / rate_ * 1000.0) + 1;
+  }
+
+private:
+  void refill(std::int64_t now_ms) noexcept {
+    if (now_ms > last_ms_) {
+      tokens_ += static_cast<double>(now_ms - last_ms_) * rate_ / 1000.0;
+      if (tokens_ > burst_) {
+        tokens_ = burst_;
+      }
+      last_ms_ = now_ms;
+    }
+  }
+  double rate_;
+  double burst_;
+  double tokens_;
+  std::int64_t last_ms_;
+};
+
+}  // namespace lotse::relay

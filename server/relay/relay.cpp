@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#include "relay/relay.hpp"
+
+#include "relay/log.hpp"
+#include "relay/session.hpp"
+
+namespace lotse::relay {
+namespace {
+
+// Adapts a shared Session to the FrameHandler the network layer owns, so that database
+// completions can keep the session alive (shared_ptr) after the network layer let go.
+class Handler final : public FrameHandler {
+public:
+  explicit Handler(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+  void on_frame(std::span<const std::uint8_t> frame) override { session_->on_frame(frame); }
+  void on_closed() override { session_->on_closed(); }
+
+private:
+  std::shared_ptr<Session> session_;
+};
+
+}  // namespace
+
+Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock)
+    : executor_(executor), identity_(std::move(identity)), limits_(limits), clock_(clock) {}
+
+Relay::~Relay() = default;
+
+std::unique_ptr<FrameHandler> Relay::accept(std::shared_ptr<Connection> connection,
+                                            const ConnectionInfo& info) {
+  if (shutting_down_) {
+    return nullptr;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto& count = connections_per_address_[info.peer_address];
+    if (count >= limits_.max_connections_per_address) {
+      log::warn("connection.refused", {{"reason", std::string("max_connections_per_address")}});
+      if (count == 0) {
+        connections_per_address_.erase(info.peer_address);
+      }
+      return nullptr;
+    }
+    ++count;
+  }
+  auto session = std::make_shared<Session>(*this, connection, connection->id(), info.peer_address);
+  session->start();
+  return std::make_unique<Handler>(std::move(session));
+}
+
+void Relay::connection_closed(const std::string& peer_address) {
+  std::lock_guard lock(mutex_);
+  auto it = connections_per_address_.find(peer_address);
+  if (it != connections_per_address_.end() && --it->second == 0) {
+    connections_per_address_.erase(it);
+  }
+}
+
+void Relay::shutdown() {
+  shutting_down_ = true;
+  executor_.flush();
+}
+
+std::size_t Relay::online_devices() const {
+  std::lock_guard lock(mutex_);
+  return online_.size();
+}
+
+std::shared_ptr<Session> Relay::register_online(std::int64_t device, const std::shared_ptr<Session>& s) {
+  std::lock_guard lock(mutex_);
+  auto& slot = online_[device];
+  auto previous = slot.lock();
+  slot = s;
+  return previous;
+}
+
+void Relay::unregister_online(std::int64_t device, const Session* s) {
+  std::lock_guard lock(mutex_);
+  auto it = online_.find(device);
+  if (it == online_.end()) {
+    return;
+  }
+  auto current = it->second.lock();
+  if (!current || current.get() == s) {
+    online_.erase(it);
+  }
+}
+
+std::shared_ptr<Session> Relay::online(std::int64_t device) const {
+  std::lock_guard lock(mutex_);
+  auto it = online_.find(device);
+  return it == online_.end() ? nullptr : it->second.lock();
+}
+
+void Relay::route(const std::shared_ptr<const store::StoredEnvelope>& envelope) {
+  // Look up under the lock, send outside it.
+  if (auto session = online(envelope->recipient_device)) {
+    session->push(envelope);
+  }
+}
+
+bool Relay::take_message_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms) {
+  std::lock_guard lock(mutex_);
+  const auto now = clock_.now_ms();
+  auto it = message_buckets_.find(account);
+  if (it == message_buckets_.end()) {
+    it = message_buckets_.emplace(account, TokenBucket(limits_.messages_per_second, limits_.message_burst, now)).first;
+  }
+  if (it->second.take(now, n)) {
+    return true;
+  }
+  retry_after_ms = it->second.retry_after_ms(n);
+  return false;
+}
+
+}  // namespace lotse::relay

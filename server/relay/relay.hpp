@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+// The relay's logic as one object: accepts connections (FrameHandlerFactory), knows who is online
+// (registry of sessions by device, weak references only), routes committed envelopes to online
+// devices, and holds the per-account rate limiters. Thread-safe; no Asio.
+#include "relay/connection.hpp"
+#include "relay/limits.hpp"
+
+#include "store/executor.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace lotse::relay {
+
+class Session;
+
+struct RelayIdentity {
+  std::string public_host;  // the host clients reach (written into invites)
+  std::uint16_t public_port = 0;
+  std::array<std::uint8_t, 32> certificate_pin{};
+};
+
+class Relay final : public FrameHandlerFactory {
+public:
+  Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock);
+  ~Relay() override;
+
+  [[nodiscard]] std::unique_ptr<FrameHandler> accept(std::shared_ptr<Connection> connection,
+                                                     const ConnectionInfo& info) override;
+
+  // Refuses new connections and requests (SHUTTING_DOWN), then waits until every database job
+  // submitted so far is committed. Call before closing the connections.
+  void shutdown();
+  [[nodiscard]] bool shutting_down() const noexcept { return shutting_down_.load(); }
+
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+  [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
+  [[nodiscard]] const RelayIdentity& identity() const noexcept { return identity_; }
+  [[nodiscard]] store::Executor& executor() noexcept { return executor_; }
+  [[nodiscard]] std::size_t online_devices() const;
+
+  // --- used by sessions -----------------------------------------------------------------------
+  // Registers an authenticated session for a device; returns the session it replaces, if any.
+  std::shared_ptr<Session> register_online(std::int64_t device, const std::shared_ptr<Session>& s);
+  void unregister_online(std::int64_t device, const Session* s);
+  [[nodiscard]] std::shared_ptr<Session> online(std::int64_t device) const;
+  // Hands a committed envelope to the recipient's session if it is online (any thread).
+  void route(const std::shared_ptr<const store::StoredEnvelope>& envelope);
+  // Per-account message rate; false when the bucket is empty (retry_after_ms set).
+  [[nodiscard]] bool take_message_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms);
+  void connection_closed(const std::string& peer_address);
+
+private:
+  store::Executor& executor_;
+  RelayIdentity identity_;
+  Limits limits_;
+  const Clock& clock_;
+  std::atomic<bool> shutting_down_{false};
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::int64_t, std::weak_ptr<Session>> online_;
+  std::unordered_map<std::int64_t, TokenBucket> message_buckets_;
+  std::unordered_map<std::string, std::size_t> connections_per_address_;
+};
+
+}  // namespace lotse::relay

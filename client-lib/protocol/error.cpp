@@ -35,6 +35,7 @@ public:
       case errc::file_size_mismatch: return "encrypted file does not match its size";
       case errc::file_corrupt: return "encrypted file is corrupt";
       case errc::identity_mismatch: return "identity does not match the expected one";
+      case errc::group_mismatch: return "message belongs to another group";
     }
     return "unknown protocol error";
   }

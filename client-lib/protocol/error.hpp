@@ -35,6 +35,7 @@ enum class errc {
   file_size_mismatch = 20,
   file_corrupt = 21,  // a chunk failed authentication
   identity_mismatch = 22,  // a bundle or message names a different identity than expected
+  group_mismatch = 23,  // a group message or sender key for another group than expected
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -54,6 +54,15 @@ Result<SigningKeyPair> SigningKeyPair::from_secret(ByteView secret64) {
   return SigningKeyPair(pub, std::move(secret));
 }
 
+Result<SigningKeyPair> SigningKeyPair::from_stored(ByteView secret64) {
+  if (secret64.size() != crypto_sign_SECRETKEYBYTES) {
+    return errc::invalid_key_length;
+  }
+  Ed25519PublicKey pub;
+  std::copy_n(secret64.begin() + 32, 32, pub.mutable_bytes().begin());
+  return SigningKeyPair(pub, Ed25519SecretKey::from_bytes(secret64.first<64>()));
+}
+
 Signature SigningKeyPair::sign(std::string_view context, ByteView message) const {
   return sign_raw(signed_bytes(context, message));
 }

@@ -24,7 +24,11 @@ using Ed25519SecretKey = GuardedSecret<Ed25519SecretTag, 64>;
 class SigningKeyPair {
 public:
   [[nodiscard]] static SigningKeyPair generate(Rng& rng);
+  // Re-derives the pair from the seed half and checks the public half (for keys from outside).
   [[nodiscard]] static Result<SigningKeyPair> from_secret(ByteView secret64);
+  // Restores a pair from the device's own authenticated state without re-deriving the public key
+  // (a scalar multiplication per load otherwise).
+  [[nodiscard]] static Result<SigningKeyPair> from_stored(ByteView secret64);
 
   [[nodiscard]] const Ed25519PublicKey& public_key() const noexcept { return public_; }
   [[nodiscard]] const Ed25519SecretKey& secret_key() const noexcept { return secret_; }

@@ -197,7 +197,7 @@ Result<SenderChain> SenderChain::from_proto(const v1::SenderChainState& in) {
   }
   std::optional<crypto::SigningKeyPair> signing;
   if (!in.signing_secret().empty()) {
-    auto pair = crypto::SigningKeyPair::from_secret(crypto::as_bytes(in.signing_secret()));
+    auto pair = crypto::SigningKeyPair::from_stored(crypto::as_bytes(in.signing_secret()));
     if (!pair || !(pair->public_key() == *signing_public)) {
       return errc::invalid_state;
     }

@@ -102,6 +102,10 @@ StoreKey generate_store_key(Rng& rng) {
 
 Result<WrappedKey> wrap_key(const StoreKey& key, std::string_view passphrase,
                             const Argon2Params& params, Rng& rng) {
+  // The bounds unwrap_key enforces: a wrapping made outside them could never be unwrapped.
+  if (!params_in_bounds(params)) {
+    return errc::kdf_failed;
+  }
   WrappedKey w{};
   w.params = params;
   rng.fill(w.salt);

@@ -5,6 +5,8 @@
 
 #include <sodium.h>
 
+#include <stdexcept>
+
 namespace lotse::crypto {
 namespace {
 
@@ -12,7 +14,12 @@ constexpr std::string_view signature_domain = "lotse-sig-v1";
 
 // Builds the domain-separated message to sign. Contexts are short constants; the length prefix
 // makes (context, message) pairs unambiguous.
+// A context over 255 bytes would wrap the one-byte prefix and collide with a shorter context
+// (a broken invariant: contexts are constants, so this throws; verify() turns it into false).
 Bytes signed_bytes(std::string_view context, ByteView message) {
+  if (context.size() > 255) {
+    throw std::length_error("signature context longer than 255 bytes");
+  }
   Bytes out;
   out.reserve(signature_domain.size() + 1 + context.size() + message.size());
   append(out, as_bytes(signature_domain));

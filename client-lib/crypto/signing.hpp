@@ -20,7 +20,8 @@ using Ed25519SecretKey = GuardedSecret<Ed25519SecretTag, 64>;
 // An Ed25519 signing key pair, made by libsodium's crypto_sign_seed_keypair from a 32-byte seed
 // drawn from the injected Rng. Every signature is domain-separated: sign(context, message) signs
 // "lotse-sig-v1" || len(context) || context || message, so a signature made for one purpose can
-// never be replayed as another.
+// never be replayed as another. Contexts are at most 255 bytes (len is one byte): sign() throws
+// std::length_error for a longer one and verify() returns false.
 class SigningKeyPair {
 public:
   [[nodiscard]] static SigningKeyPair generate(Rng& rng);

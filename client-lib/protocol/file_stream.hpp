@@ -32,17 +32,17 @@ namespace lotse::protocol {
 // The key is fresh per file; the message that shares the file carries a FileKeyReference (key,
 // sizes, digest), and the relay stores only the opaque blob.
 //
-// digest = BLAKE2b-256(prefix || secretstream header || mac_0 || ... || mac_{n-1}), mac_i being the
-// 16-byte Poly1305 tag that ends chunk i. Each tag authenticates its chunk under the file key, so
-// the digest pins the exact blob for everyone who does not hold the key (the relay, the network)
-// at the cost of hashing 16 bytes per chunk instead of every byte: hashing the whole blob with
-// BLAKE2b would cost more than the encryption itself (tests/bench/bench_crypto prints both).
+// digest = BLAKE2b-256(the whole blob: prefix || header || every chunk), streamed as it is written
+// and read. It commits the sender to the exact blob also against holders of the file key (every
+// member of a group that received the reference): a digest over the Poly1305 tags alone would not,
+// because anyone who knows the key can compute the one-time Poly1305 keys and forge a different
+// chunk with the same tag. BLAKE2b costs about as much as the encryption (tests/bench/bench_crypto
+// prints both); that is the price of the commitment.
 namespace file_stream {
 inline constexpr std::array<std::uint8_t, 4> magic{'L', 'F', 'S', '1'};
 inline constexpr std::size_t prefix_bytes = 8;  // magic || chunk_size
 inline constexpr std::size_t header_bytes = prefix_bytes + crypto::secretstream::header_bytes;
 inline constexpr std::size_t chunk_overhead = crypto::secretstream::overhead_bytes;
-inline constexpr std::size_t mac_bytes = 16;  // the Poly1305 tag at the end of every chunk
 inline constexpr std::uint32_t min_chunk_size = 4 * 1024;
 inline constexpr std::uint32_t max_chunk_size = 4 * 1024 * 1024;
 inline constexpr std::uint32_t default_chunk_size = 64 * 1024;
@@ -64,8 +64,9 @@ inline constexpr std::uint64_t max_file_size = std::uint64_t{1} << 40;
 [[nodiscard]] std::optional<std::uint64_t> encrypted_size(std::uint64_t plaintext_size,
                                                           std::uint32_t chunk_size) noexcept;
 
-// The digest of a complete blob, computed without the key (so anyone holding the blob can check it
-// against a FileKeyReference): nullopt if the prefix is malformed or the length cannot be a blob.
+// The digest of a complete blob (BLAKE2b-256 of all of it), computed without the key, so anyone
+// holding the blob can check it against a FileKeyReference: nullopt if the prefix is malformed or
+// the length cannot be a blob of that chunk size.
 [[nodiscard]] std::optional<crypto::Digest> blob_digest(crypto::ByteView blob);
 
 // What a message carries about an encrypted file (lotse.v1.FileReference). Holds the file key:
@@ -73,7 +74,7 @@ inline constexpr std::uint64_t max_file_size = std::uint64_t{1} << 40;
 struct FileKeyReference {
   crypto::StreamKey key;
   std::uint64_t size = 0;  // plaintext bytes
-  crypto::Digest digest{};  // BLAKE2b-256 over prefix, header and every chunk's tag (see above)
+  crypto::Digest digest{};  // BLAKE2b-256 of the whole blob (see above)
   std::uint32_t chunk_size = file_stream::default_chunk_size;
   std::uint64_t encrypted_size = 0;  // blob bytes
 

@@ -6,9 +6,9 @@
 // the fuzzer can mutate. libsodium draws each secretstream header itself, so a seed's bytes, and
 // hence its digest, differ from run to run and cannot be rebuilt here. The reference is therefore
 // derived from the input: the fixed key, the seed size whose encrypted size equals the input
-// length (else 10000 bytes), and the digest of the input itself (protocol::blob_digest). Everything the key protects
-// (chunk authentication, order, FINAL) is still checked against the fixed key; only the digest
-// comparison is made to pass, and the unit tests cover its failure.
+// length (else 10000 bytes), and the digest of the input itself (protocol::blob_digest). Everything
+// the key protects (chunk authentication, order, FINAL) is still checked against the fixed key;
+// only the digest comparison is made to pass, and the unit tests cover its failure.
 #include "fuzz_support.hpp"
 
 #include "protocol/file_stream.hpp"

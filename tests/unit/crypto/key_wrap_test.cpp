@@ -126,3 +126,47 @@ TEST_CASE("absurd Argon2 costs in parsed bytes are refused before any work") {
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
   }
 }
+
+TEST_CASE("unwrap_key refuses absurd costs in a WrappedKey before any Argon2 work") {
+  // Not through parse(): a WrappedKey built in memory must be bounded by unwrap_key itself.
+  SeededRng rng(25);
+  const StoreKey key = generate_store_key(rng);
+  auto wrapped = wrap_key(key, "pw", Argon2Params::minimum(), rng);
+  REQUIRE(wrapped.has_value());
+  const auto min = Argon2Params::minimum();
+  for (const Argon2Params p :
+       {Argon2Params{min.ops_limit, 1ULL << 40}, Argon2Params{65, min.mem_limit},
+        Argon2Params{0, min.mem_limit}, Argon2Params{min.ops_limit, 0}}) {
+    CAPTURE(p.ops_limit);
+    CAPTURE(p.mem_limit);
+    WrappedKey bad = *wrapped;
+    bad.params = p;
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(unwrap_key(bad, "pw").error() == errc::kdf_failed);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
+  }
+}
+
+TEST_CASE("wrap_key refuses costs that unwrap_key would refuse") {
+  // Otherwise a store key could be wrapped in a form that can never be unwrapped again. ops 65
+  // with minimum memory is cheap for Argon2 itself, so only the bounds check can refuse it.
+  SeededRng rng(26);
+  const StoreKey key = generate_store_key(rng);
+  const auto min = Argon2Params::minimum();
+  for (const Argon2Params p : {Argon2Params{65, min.mem_limit}, Argon2Params{0, min.mem_limit},
+                               Argon2Params{min.ops_limit, min.mem_limit - 1}}) {
+    CAPTURE(p.ops_limit);
+    CAPTURE(p.mem_limit);
+    const auto wrapped = wrap_key(key, "pw", p, rng);
+    REQUIRE_FALSE(wrapped.has_value());
+    CHECK(wrapped.error() == errc::kdf_failed);
+  }
+  // The largest accepted ops limit round-trips (minimum memory keeps it fast).
+  const auto edge = wrap_key(key, "pw", Argon2Params{64, min.mem_limit}, rng);
+  REQUIRE(edge.has_value());
+  const auto parsed = WrappedKey::parse(edge->serialise());
+  REQUIRE(parsed.has_value());
+  const auto back = unwrap_key(*parsed, "pw");
+  REQUIRE(back.has_value());
+  CHECK(to_hex(back->secret_bytes()) == to_hex(key.secret_bytes()));
+}

@@ -3,7 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 using namespace lotse::crypto;
@@ -104,4 +106,22 @@ TEST_CASE("printing a signing key shows only the public key") {
   secret_os << key.secret_key();
   CHECK(secret_os.str().find("redacted") != std::string::npos);
   CHECK(secret_os.str().find(to_hex(seed.first<8>())) == std::string::npos);
+}
+
+TEST_CASE("a context over 255 bytes cannot collide with a shorter one") {
+  // The context's length is one byte; 256 bytes of context would encode as length 0, so
+  // sign(long, m) and sign("", long || m) would be the same signed bytes. Such contexts are
+  // refused: sign() throws (contexts are constants, so it is a programming error), verify() fails.
+  SeededRng rng(46);
+  const auto key = SigningKeyPair::generate(rng);
+  const std::string long_context(256, 'x');
+  Bytes glued(long_context.size() + message.size(), 'x');  // long_context || message
+  std::copy(message.begin(), message.end(), glued.begin() + 256);
+  const Signature sig = key.sign("", glued);
+  CHECK(verify(key.public_key(), "", glued, sig));
+  CHECK_FALSE(verify(key.public_key(), long_context, message, sig));
+  CHECK_THROWS_AS((void)key.sign(long_context, message), std::length_error);
+
+  const std::string max_context(255, 'y');  // the longest context still works
+  CHECK(verify(key.public_key(), max_context, message, key.sign(max_context, message)));
 }

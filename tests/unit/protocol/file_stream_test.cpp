@@ -325,6 +325,35 @@ TEST_CASE("wrong key, wrong digest") {
   CHECK(dec.failed());
 }
 
+TEST_CASE("the digest is BLAKE2b-256 of the whole blob, chunk bodies included") {
+  const Bytes plain = random_bytes(2 * small_chunk + 10, 36);
+  const auto e = encrypt(plain, 37);
+  CHECK(e.ref.digest == crypto::blake2b(e.blob));  // computed independently of the stream
+  CHECK(protocol::blob_digest(e.blob) == e.ref.digest);
+  // A key holder can forge a chunk body that keeps its Poly1305 tag; the digest must still change
+  // (a digest over the tags alone would not). Flip a body byte and keep every tag.
+  Bytes body_changed = e.blob;
+  body_changed[chunk_offset(1, small_chunk) + 100] ^= 1;
+  CHECK(protocol::blob_digest(body_changed) != e.ref.digest);
+
+  // blob_digest refuses what cannot be a blob.
+  CHECK_FALSE(protocol::blob_digest({}));
+  CHECK_FALSE(
+      protocol::blob_digest(ByteView(e.blob).first(fs::header_bytes + fs::chunk_overhead - 1)));
+  Bytes bad = e.blob;
+  bad[0] ^= 1;
+  CHECK_FALSE(protocol::blob_digest(bad));
+  bad = e.blob;
+  bad[4] ^= 0x80;  // chunk size out of range
+  CHECK_FALSE(protocol::blob_digest(bad));
+  // One whole chunk followed by an empty (17-byte) or impossible (< 17-byte) last chunk.
+  const std::size_t one_chunk = chunk_offset(1, small_chunk);
+  CHECK(protocol::blob_digest(ByteView(e.blob).first(one_chunk)));
+  CHECK(protocol::blob_digest(ByteView(e.blob).first(one_chunk + fs::chunk_overhead + 1)));
+  CHECK_FALSE(protocol::blob_digest(ByteView(e.blob).first(one_chunk + fs::chunk_overhead)));
+  CHECK_FALSE(protocol::blob_digest(ByteView(e.blob).first(one_chunk + 5)));
+}
+
 TEST_CASE("size mismatches: a shorter or longer file under the same key") {
   const Bytes plain = random_bytes(2 * small_chunk, 21);
   const auto one = encrypt(ByteView(plain).first(small_chunk), 22);

@@ -48,6 +48,10 @@ struct OptionSpec {
 // Applies a TOML file; unknown keys and wrong types are errors (std::runtime_error, naming the key).
 void apply_config_file(Config& config, const std::filesystem::path& file);
 
+// A complete TOML configuration with every key at its default and its help as a comment
+// (`lotse-relay config example`; deploy/lotse-relay.toml is this output, checked by a test).
+[[nodiscard]] std::string example_config();
+
 // Parses "90", "90s", "15m", "12h", "7d" into seconds; throws std::invalid_argument.
 [[nodiscard]] std::int64_t parse_duration_seconds(const std::string& text);
 

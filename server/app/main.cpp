@@ -2,6 +2,7 @@
 // lotse-relay: the self-hosted relay. Subcommands:
 //   serve                    run the relay
 //   invite create            print a new invite (works while the relay runs)
+//   config example           print a TOML file with every key at its default
 // Every subcommand takes --config FILE and --data-dir DIR; serve also takes every config key.
 #include "app/admin.hpp"
 #include "app/config.hpp"
@@ -105,6 +106,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1U, 1000000U));
 
+  auto* config_cmd = app.add_subcommand("config", "Configuration helpers");
+  config_cmd->require_subcommand(1);
+  auto* config_example = config_cmd->add_subcommand(
+      "example", "Print a TOML configuration with every key at its default (deploy/lotse-relay.toml)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,6 +118,10 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (config_example->parsed()) {
+      std::cout << lotse::app::example_config();
+      return 0;
+    }
     if (serve->parsed()) {
       return lotse::app::serve(load(serve_options));
     }

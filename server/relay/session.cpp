@@ -18,6 +18,22 @@
 namespace lotse::relay {
 namespace {
 
+// Staff handles: what colleagues type and see. ASCII only, so that case-insensitive uniqueness is
+// exact and no look-alike Unicode handles can impersonate a colleague.
+bool valid_handle(const std::string& h) {
+  if (h.empty() || h.size() > 32) {
+    return false;
+  }
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(h.front())) {
+    return false;
+  }
+  return std::all_of(h.begin(), h.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+
 using v1::ErrorCode;
 
 constexpr std::uint32_t protocol_version = 1;
@@ -313,6 +329,11 @@ void Session::on_register(const v1::ClientFrame& frame) {
     reply_error(id, v1::BAD_SIGNATURE, "Registration refused: " + *problem + ".");
     return;
   }
+  if (!r.handle().empty() && !valid_handle(r.handle())) {
+    reply_error(id, v1::BAD_REQUEST,
+                "A handle is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+    return;
+  }
   const auto transcript =
       wire::login_transcript(challenge_, relay_.identity().certificate_pin, "", 0);
   if (!verify(bytes_of(r.device().identity().signing_key()), wire::login_signature_context,
@@ -321,6 +342,7 @@ void Session::on_register(const v1::ClientFrame& frame) {
     return;
   }
   store::NewAccount account;
+  account.handle = r.handle();
   account.public_id = random_account_id(crypto::system_rng());
   account.account_key = blob_of(r.account_key());
   const auto& identity = r.device().identity();
@@ -338,6 +360,8 @@ void Session::on_register(const v1::ClientFrame& frame) {
   const auto token_hash = crypto::blake2b(bytes_of(r.invite_token()));
 
   struct Outcome {
+    enum class HandleProblem { none, client, taken };
+    HandleProblem handle = HandleProblem::none;
     store::InviteStatus status = store::InviteStatus::invalid;
     std::int64_t account = 0;
     std::int64_t device = 0;
@@ -351,7 +375,24 @@ void Session::on_register(const v1::ClientFrame& frame) {
       id,
       [account = std::move(account), token_hash, now](store::RelayStore& store) mutable {
         Outcome out;
-        const auto use = store.consume_invite(token_hash, now);
+        // Refusals leave the invite unused: check first, consume only when everything else holds
+        // (this thread runs one job at a time, so nothing changes in between).
+        auto use = store.check_invite(token_hash, now);
+        out.status = use.status;
+        if (use.status != store::InviteStatus::ok) {
+          return out;
+        }
+        if (!account.handle.empty()) {
+          if (use.role == store::Role::client) {
+            out.handle = Outcome::HandleProblem::client;
+            return out;
+          }
+          if (store.account_by_handle(account.handle) != nullptr) {
+            out.handle = Outcome::HandleProblem::taken;
+            return out;
+          }
+        }
+        use = store.consume_invite(token_hash, now);
         out.status = use.status;
         if (use.status != store::InviteStatus::ok) {
           return out;
@@ -374,6 +415,15 @@ void Session::on_register(const v1::ClientFrame& frame) {
         return out;
       },
       [this, id, public_id = account.public_id, signing_key = std::move(signing_key)](Outcome out) mutable {
+        if (out.handle == Outcome::HandleProblem::client) {
+          reply_error(id, v1::BAD_REQUEST,
+                      "Client accounts have no handle on the relay; share your name end to end.");
+          return;
+        }
+        if (out.handle == Outcome::HandleProblem::taken) {
+          reply_error(id, v1::HANDLE_TAKEN, "That handle is taken; choose another.");
+          return;
+        }
         switch (out.status) {
           case store::InviteStatus::invalid:
             reply_error(id, v1::INVITE_INVALID, "The invite is not valid.");
@@ -940,6 +990,7 @@ void Session::on_list_contacts(const v1::ClientFrame& frame) {
           auto* c = out.add_contacts();
           c->set_account_id(a->public_id);
           c->set_role(to_proto(a->role));
+          c->set_handle(a->handle);
         }
         return out;
       },

@@ -6,6 +6,18 @@
 #include <algorithm>
 
 namespace lotse::store {
+namespace {
+
+std::string lower_ascii(std::string s) {
+  for (auto& c : s) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return s;
+}
+
+}  // namespace
 
 struct RelayStore::Statements {
   explicit Statements(Database& db)
@@ -18,8 +30,8 @@ struct RelayStore::Statements {
             "UPDATE invites SET uses_left = uses_left - 1 "
             "WHERE token_hash = ?1 AND uses_left > 0 AND expires_at > ?2")),
         insert_account(db.prepare(
-            "INSERT INTO accounts(public_id, role, account_key, inviter, created_at, last_seen_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?5)")),
+            "INSERT INTO accounts(public_id, role, account_key, inviter, handle, created_at, "
+            "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?6, ?5, ?5)")),
         insert_device(db.prepare(
             "INSERT INTO devices(account, device_no, signing_key, dh_key, dh_signature, "
             "device_certificate, signed_prekey_id, signed_prekey, signed_prekey_signature, "
@@ -96,6 +108,7 @@ void RelayStore::reload() { load_directory(); }
 void RelayStore::load_directory() {
   accounts_.clear();
   accounts_by_public_id_.clear();
+  accounts_by_handle_.clear();
   devices_.clear();
   devices_by_no_.clear();
   connections_.clear();
@@ -103,7 +116,8 @@ void RelayStore::load_directory() {
   prekeys_.clear();
 
   auto accounts = db_.prepare(
-      "SELECT id, public_id, role, account_key, inviter, created_at, last_seen_at FROM accounts");
+      "SELECT id, public_id, role, account_key, inviter, created_at, last_seen_at, handle "
+      "FROM accounts");
   while (accounts.step()) {
     Account a;
     a.id = accounts.column_int(0);
@@ -115,6 +129,9 @@ void RelayStore::load_directory() {
     }
     a.created_at = accounts.column_int(5);
     a.last_seen_at = accounts.column_int(6);
+    if (!accounts.column_is_null(7)) {
+      a.handle = accounts.column_text(7);
+    }
     cache_account(std::move(a));
   }
   auto devices = db_.prepare(
@@ -151,6 +168,9 @@ Account& RelayStore::cache_account(Account account) {
   auto owned = std::make_unique<Account>(std::move(account));
   Account& ref = *owned;
   accounts_by_public_id_[ref.public_id] = &ref;
+  if (!ref.handle.empty()) {
+    accounts_by_handle_[lower_ascii(ref.handle)] = &ref;
+  }
   accounts_[ref.id] = std::move(owned);
   return ref;
 }
@@ -171,6 +191,17 @@ void RelayStore::create_invite(BlobView token_hash, Role role, std::optional<std
 }
 
 InviteUse RelayStore::consume_invite(BlobView token_hash, std::int64_t now) {
+  auto use = check_invite(token_hash, now);
+  if (use.status != InviteStatus::ok) {
+    return use;
+  }
+  // The conditional update is the atomic step; check_invite only explains failures.
+  st_->use_invite.reset().bind(1, token_hash).bind(2, now).run();
+  use.status = db_.changes() == 1 ? InviteStatus::ok : InviteStatus::used;
+  return use;
+}
+
+InviteUse RelayStore::check_invite(BlobView token_hash, std::int64_t now) {
   InviteUse use;
   auto& select = st_->select_invite.reset();
   select.bind(1, token_hash);
@@ -192,9 +223,7 @@ InviteUse RelayStore::consume_invite(BlobView token_hash, std::int64_t now) {
     use.status = InviteStatus::used;
     return use;
   }
-  // The conditional update is the atomic step; the select above only explains failures.
-  st_->use_invite.reset().bind(1, token_hash).bind(2, now).run();
-  use.status = db_.changes() == 1 ? InviteStatus::ok : InviteStatus::used;
+  use.status = InviteStatus::ok;
   return use;
 }
 
@@ -206,6 +235,11 @@ std::pair<const Account*, const Device*> RelayStore::create_account(const NewAcc
     acc.bind(4, *n.inviter);
   } else {
     acc.bind_null(4);
+  }
+  if (n.handle.empty()) {
+    acc.bind_null(6);
+  } else {
+    acc.bind(6, n.handle);
   }
   acc.bind(5, now).run();
   const auto account_id = db_.last_insert_rowid();
@@ -232,7 +266,8 @@ std::pair<const Account*, const Device*> RelayStore::create_account(const NewAcc
   }
 
   // Directory cache, after every statement succeeded.
-  Account& a = cache_account(Account{account_id, n.public_id, n.role, n.account_key, n.inviter, now, now});
+  Account& a = cache_account(
+      Account{account_id, n.public_id, n.role, n.account_key, n.inviter, n.handle, now, now});
   auto d = std::make_unique<Device>(Device{device_id, account_id, 1, n.device, n.signed_prekey});
   Device* dp = d.get();
   devices_by_no_[{account_id, 1}] = dp;
@@ -240,6 +275,11 @@ std::pair<const Account*, const Device*> RelayStore::create_account(const NewAcc
   prekeys_[device_id] = static_cast<std::uint32_t>(
       db_.query_int("SELECT count(*) FROM one_time_prekeys WHERE device = " + std::to_string(device_id)));
   return {&a, dp};
+}
+
+const Account* RelayStore::account_by_handle(const std::string& handle) const {
+  auto it = accounts_by_handle_.find(lower_ascii(handle));
+  return it == accounts_by_handle_.end() ? nullptr : it->second;
 }
 
 const Account* RelayStore::account(std::int64_t id) const {

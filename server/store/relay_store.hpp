@@ -32,6 +32,7 @@ struct Account {
   Role role = Role::client;
   Blob account_key;
   std::optional<std::int64_t> inviter;
+  std::string handle;  // staff/admin only; empty if none
   std::int64_t created_at = 0;
   std::int64_t last_seen_at = 0;
 };
@@ -86,6 +87,7 @@ struct NewAccount {
   Role role;
   Blob account_key;
   std::optional<std::int64_t> inviter;
+  std::string handle;  // empty: none
   DeviceKeys device;
   SignedPreKey signed_prekey;
   std::vector<OneTimePreKey> one_time_prekeys;
@@ -117,6 +119,8 @@ public:
   void create_invite(BlobView token_hash, Role role, std::optional<std::int64_t> inviter,
                      std::uint32_t uses, std::int64_t expires_at, std::int64_t now);
   // Atomically takes one use; the status says why not.
+  // What consume_invite would answer, without using the invite.
+  [[nodiscard]] InviteUse check_invite(BlobView token_hash, std::int64_t now);
   [[nodiscard]] InviteUse consume_invite(BlobView token_hash, std::int64_t now);
 
   // Accounts and devices.
@@ -124,6 +128,8 @@ public:
                                                                         std::int64_t now);
   [[nodiscard]] const Account* account(std::int64_t id) const;
   [[nodiscard]] const Account* account_by_public_id(const std::string& public_id) const;
+  // Case-insensitive (ASCII), as the UNIQUE COLLATE NOCASE column.
+  [[nodiscard]] const Account* account_by_handle(const std::string& handle) const;
   [[nodiscard]] const Device* device(std::int64_t id) const;
   [[nodiscard]] const Device* device(std::int64_t account, std::uint32_t device_no) const;
   [[nodiscard]] std::vector<const Device*> devices_of(std::int64_t account) const;
@@ -164,6 +170,7 @@ private:
   std::unique_ptr<Statements> st_;
   std::unordered_map<std::int64_t, std::unique_ptr<Account>> accounts_;
   std::unordered_map<std::string, Account*> accounts_by_public_id_;
+  std::unordered_map<std::string, Account*> accounts_by_handle_;  // lower-cased
   std::unordered_map<std::int64_t, std::unique_ptr<Device>> devices_;
   std::map<std::pair<std::int64_t, std::uint32_t>, Device*> devices_by_no_;
   std::set<std::pair<std::int64_t, std::int64_t>> connections_;  // both directions

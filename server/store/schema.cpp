@@ -25,6 +25,7 @@ CREATE TABLE accounts (
   public_id    TEXT NOT NULL UNIQUE,
   role         INTEGER NOT NULL CHECK (role IN (1, 2, 3)),
   account_key  BLOB NOT NULL CHECK (length(account_key) = 32),
+  handle       TEXT UNIQUE COLLATE NOCASE CHECK (handle IS NULL OR role != 3),
   inviter      INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
   created_at   INTEGER NOT NULL,
   last_seen_at INTEGER NOT NULL

@@ -134,6 +134,61 @@ TEST_CASE("an invite with N uses registers exactly N accounts under concurrent u
   CHECK(used == 17);
 }
 
+TEST_CASE("staff handles: shown to contacts, unique ignoring case; clients get none; refusals keep the invite") {
+  InProcessRelay r;
+  Client admin(r, 30);
+  REQUIRE(admin.register_with(r.invite(store::Role::admin), "admin").has_registered());
+  Client anna(r, 31);
+  REQUIRE(anna.register_with(r.invite(store::Role::staff), "anna.k").has_registered());
+
+  const auto staff_invite = r.invite(store::Role::staff);
+  Client copycat(r, 32);
+  CHECK(error_of(copycat.register_with(staff_invite, "ANNA.K")) == v1::HANDLE_TAKEN);
+  for (const std::string& bad : std::vector<std::string>{"-anna", "anna k", std::string(33, 'a'), "änna"}) {
+    CAPTURE(bad);
+    Client c(r, 33);
+    CHECK(error_of(c.register_with(staff_invite, bad)) == v1::BAD_REQUEST);
+  }
+  Client ben(r, 34);  // the refusals above did not use the one-use invite
+  REQUIRE(ben.register_with(staff_invite, "ben_2").has_registered());
+
+  v1::ClientFrame f;
+  f.set_request_id(anna.rid());
+  f.mutable_create_invite()->set_role(v1::CLIENT);
+  const auto link = wire::InviteLink::parse(anna.conn->request(f).invite_created().invite());
+  REQUIRE(link.has_value());
+  Client named(r, 35);
+  const auto refused = named.register_with(link->token, "mia");
+  CHECK(error_of(refused) == v1::BAD_REQUEST);
+  CHECK(refused.error().message().find("end to end") != std::string::npos);
+  Client client(r, 36);
+  REQUIRE(client.register_with(link->token).has_registered());
+
+  v1::ClientFrame list;
+  list.set_request_id(client.rid());
+  list.mutable_list_contacts();
+  const auto contacts = client.conn->request(list).contacts();
+  REQUIRE(contacts.contacts_size() == 1);
+  CHECK(contacts.contacts(0).account_id() == anna.device.account_id);
+  CHECK(contacts.contacts(0).handle() == "anna.k");
+  list.set_request_id(anna.rid());
+  std::map<std::string, std::string> seen;
+  const auto anna_contacts = anna.conn->request(list);
+  for (const auto& c : anna_contacts.contacts().contacts()) {
+    seen[c.account_id()] = c.handle();
+  }
+  CHECK(seen.at(ben.device.account_id) == "ben_2");
+  CHECK(seen.at(admin.device.account_id) == "admin");
+  CHECK(seen.at(client.device.account_id).empty());
+
+  // Handles are loaded from the database by a relay that starts on it.
+  store::RelayStore reopened(r.dir.path() / "relay.db", false);
+  const auto* loaded = reopened.account_by_handle("ANNA.k");
+  REQUIRE(loaded != nullptr);
+  CHECK(loaded->public_id == anna.device.account_id);
+  CHECK(reopened.account_by_handle("mia") == nullptr);
+}
+
 TEST_CASE("registration refuses bad proofs: challenge signature, device certificate, prekey") {
   InProcessRelay r;
   Client c(r, 20);

@@ -293,9 +293,11 @@ struct Client {
     }
     challenge = w.welcome().challenge();
   }
-  v1::ServerFrame register_with(const std::string& token) {
+  v1::ServerFrame register_with(const std::string& token, const std::string& handle = {}) {
     hello();
-    auto reply = conn->request(device.register_frame(rid(), token, challenge, InProcessRelay::pin_string()));
+    auto frame = device.register_frame(rid(), token, challenge, InProcessRelay::pin_string());
+    frame.mutable_register_()->set_handle(handle);
+    auto reply = conn->request(frame);
     if (reply.has_registered()) {
       device.account_id = reply.registered().account_id();
       device.device_id = reply.registered().device_id();

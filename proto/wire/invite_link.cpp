@@ -86,6 +86,9 @@ std::string InviteLink::to_string() const {
     out += host;
   }
   out += ":" + std::to_string(port) + "/invite?token=" + token + "&pin=" + hex(pin.data(), pin.size());
+  if (!role.empty()) {
+    out += "&role=" + role;
+  }
   return out;
 }
 
@@ -165,11 +168,24 @@ std::optional<InviteLink> InviteLink::parse(std::string_view text) {
     return std::nullopt;
   }
   rest.remove_prefix(pin_key.size());
-  auto pin = parse_pin(rest);
+  auto pin = parse_pin(rest.substr(0, 64));
   if (!pin) {
     return std::nullopt;
   }
   link.pin = *pin;
+  rest.remove_prefix(64);
+  if (rest.empty()) {
+    return link;
+  }
+  constexpr std::string_view role_key = "&role=";
+  if (rest.substr(0, role_key.size()) != role_key) {
+    return std::nullopt;
+  }
+  rest.remove_prefix(role_key.size());
+  if (rest != "admin" && rest != "staff" && rest != "client") {
+    return std::nullopt;
+  }
+  link.role = std::string(rest);
   return link;
 }
 

@@ -2,10 +2,12 @@
 #pragma once
 
 // The invite line, shared by relay (writes it) and clients (read it):
-//   lotse://HOST:PORT/invite?token=TOKEN&pin=PIN
+//   lotse://HOST:PORT/invite?token=TOKEN&pin=PIN[&role=ROLE]
 // HOST is a DNS name, an IPv4 address or a bracketed IPv6 address; TOKEN is 43 characters of
 // base64url (32 random bytes); PIN is 64 lowercase hex digits, the SHA-256 of the relay
-// certificate's SubjectPublicKeyInfo. docs/PROTOCOL.md 2.1.
+// certificate's SubjectPublicKeyInfo; ROLE (admin, staff or client) tells the client what kind of
+// account the invite makes before it registers (so a client never sends a name to the relay).
+// It is a hint only: the relay decides by the token. docs/PROTOCOL.md 2.1.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -19,6 +21,7 @@ struct InviteLink {
   std::uint16_t port = 0;
   std::string token;
   std::array<std::uint8_t, 32> pin{};
+  std::string role;  // "admin", "staff", "client", or empty (not stated)
 
   [[nodiscard]] std::string to_string() const;
   // nullopt for anything that is not exactly this form.

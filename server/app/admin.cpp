@@ -63,7 +63,10 @@ std::string create_invite(const Config& config, store::RelayStore& store, store:
     store.rollback();
     throw;
   }
-  return wire::InviteLink{address.host, address.port, token, address.pin}.to_string();
+  const char* role_name = role == store::Role::admin   ? "admin"
+                          : role == store::Role::staff ? "staff"
+                                                       : "client";
+  return wire::InviteLink{address.host, address.port, token, address.pin, role_name}.to_string();
 }
 
 }  // namespace lotse::app

@@ -963,8 +963,11 @@ void Session::on_create_invite(const v1::ClientFrame& frame) {
   const auto hash = crypto::blake2b(bytes_of(token));
   const auto now = relay_.clock().now_ms();
   const auto expires = now + lifetime_s * 1000;
+  const char* role_name = role == static_cast<int>(store::Role::admin)   ? "admin"
+                          : role == static_cast<int>(store::Role::staff) ? "staff"
+                                                                         : "client";
   wire::InviteLink link{relay_.identity().public_host, relay_.identity().public_port, token,
-                        relay_.identity().certificate_pin};
+                        relay_.identity().certificate_pin, role_name};
   submit<bool>(
       id,
       [hash, role, inviter = account_, uses, expires, now](store::RelayStore& store) {

@@ -74,7 +74,11 @@ std::string new_invite(const test::RelayProcess& relay, const std::string& role,
   // Exactly one line, a lotse:// invite, and nothing else on standard output.
   REQUIRE(r.out.rfind("lotse://", 0) == 0);
   REQUIRE(r.out.find('\n') == r.out.size() - 1);
-  return r.out.substr(0, r.out.size() - 1);
+  const auto line = r.out.substr(0, r.out.size() - 1);
+  const auto link = wire::InviteLink::parse(line);
+  REQUIRE(link.has_value());
+  CHECK(link->role == role);
+  return line;
 }
 
 std::string integrity_check(const std::filesystem::path& db) {

@@ -33,6 +33,7 @@ struct Org {
     REQUIRE(reply.has_invite_created());
     const auto link = wire::InviteLink::parse(reply.invite_created().invite());
     REQUIRE(link.has_value());
+    CHECK(link->role == "client");
     auto c = std::make_unique<Client>(relay, seed);
     auto registered = c->register_with(link->token);
     REQUIRE(registered.has_registered());

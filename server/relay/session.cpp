@@ -20,6 +20,14 @@ namespace {
 
 // Staff handles: what colleagues type and see. ASCII only, so that case-insensitive uniqueness is
 // exact and no look-alike Unicode handles can impersonate a colleague.
+void fill_device_keys(v1::DeviceKeys& out, const store::DeviceKeys& keys) {
+  auto* ident = out.mutable_identity();
+  ident->set_signing_key(keys.signing_key.data(), keys.signing_key.size());
+  ident->set_dh_key(keys.dh_key.data(), keys.dh_key.size());
+  ident->set_dh_key_signature(keys.dh_signature.data(), keys.dh_signature.size());
+  out.set_device_certificate(keys.device_certificate.data(), keys.device_certificate.size());
+}
+
 bool valid_handle(const std::string& h) {
   if (h.empty() || h.size() > 32) {
     return false;
@@ -627,13 +635,9 @@ void Session::on_fetch_bundles(const v1::ClientFrame& frame) {
           auto* db = out.bundles.add_devices();
           db->set_device_id(d->device_no);
           auto* keys = db->mutable_device();
-          auto* ident = keys->mutable_identity();
-          ident->set_signing_key(d->keys.signing_key.data(), d->keys.signing_key.size());
-          ident->set_dh_key(d->keys.dh_key.data(), d->keys.dh_key.size());
-          ident->set_dh_key_signature(d->keys.dh_signature.data(), d->keys.dh_signature.size());
-          keys->set_device_certificate(d->keys.device_certificate.data(), d->keys.device_certificate.size());
+          fill_device_keys(*keys, d->keys);
           auto* bundle = db->mutable_bundle();
-          *bundle->mutable_identity() = *ident;
+          *bundle->mutable_identity() = keys->identity();
           auto* spk = bundle->mutable_signed_prekey();
           spk->set_id(d->signed_prekey.id);
           spk->set_public_key(d->signed_prekey.public_key.data(), d->signed_prekey.public_key.size());
@@ -994,6 +998,12 @@ void Session::on_list_contacts(const v1::ClientFrame& frame) {
           c->set_account_id(a->public_id);
           c->set_role(to_proto(a->role));
           c->set_handle(a->handle);
+          c->set_account_key(a->account_key.data(), a->account_key.size());
+          for (const auto* d : store.devices_of(a->id)) {
+            auto* cd = c->add_devices();
+            cd->set_device_id(d->device_no);
+            fill_device_keys(*cd->mutable_device(), d->keys);
+          }
         }
         return out;
       },

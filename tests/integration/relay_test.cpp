@@ -172,6 +172,14 @@ TEST_CASE("staff handles: shown to contacts, unique ignoring case; clients get n
   REQUIRE(contacts.contacts_size() == 1);
   CHECK(contacts.contacts(0).account_id() == anna.device.account_id);
   CHECK(contacts.contacts(0).handle() == "anna.k");
+  // The directory entry carries the keys (nothing consumed): account key and certified devices.
+  const auto& entry = contacts.contacts(0);
+  CHECK(entry.account_key() == std::string(reinterpret_cast<const char*>(anna.device.account_key.public_key().data()), 32));
+  REQUIRE(entry.devices_size() == 1);
+  CHECK(entry.devices(0).device_id() == 1);
+  v1::DeviceKeys expected;
+  anna.device.fill_device_keys(expected);
+  CHECK(entry.devices(0).device().SerializeAsString() == expected.SerializeAsString());
   list.set_request_id(anna.rid());
   std::map<std::string, std::string> seen;
   const auto anna_contacts = anna.conn->request(list);

@@ -94,6 +94,18 @@ std::string SafetyNumber::display() const {
   return out;
 }
 
+std::string account_fingerprint(const crypto::Ed25519PublicKey& key, std::string_view account_id) {
+  const auto digits = fingerprint(key, account_id).digits;
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); i += safety_number::group_digits) {
+    if (i != 0) {
+      out += ' ';
+    }
+    out.append(digits, i, safety_number::group_digits);
+  }
+  return out;
+}
+
 bool qr_matches(std::string_view payload, const crypto::Ed25519PublicKey& local_key,
                 std::string_view local_account_id, const crypto::Ed25519PublicKey& remote_key,
                 std::string_view remote_account_id) {

@@ -60,6 +60,11 @@ private:
   std::string qr_payload_;
 };
 
+// One account's half of every safety number it is part of: 30 digits in 6 groups of 5 separated
+// by spaces. Shown by `lotse whoami`, so a user can read their own half to a contact.
+[[nodiscard]] std::string account_fingerprint(const crypto::Ed25519PublicKey& key,
+                                              std::string_view account_id);
+
 // True iff a scanned payload is exactly the one this pair of accounts produces (from either side).
 [[nodiscard]] bool qr_matches(std::string_view payload, const crypto::Ed25519PublicKey& local_key,
                               std::string_view local_account_id,

@@ -53,6 +53,19 @@ TEST_CASE("known answer") {
         "b312287bda856995dbdac8b89c0c1eb50c75179c924bf9559db34af829697476");
 }
 
+TEST_CASE("an account's fingerprint is its half of every safety number it is part of") {
+  const auto a = random_key(3);
+  const auto b = random_key(4);
+  const auto mine = protocol::account_fingerprint(a, "account-a");
+  CHECK(mine.size() == 30 + 5);
+  std::string digits = mine;
+  digits.erase(std::remove(digits.begin(), digits.end(), ' '), digits.end());
+  const auto n = SafetyNumber::compute(a, "account-a", b, "account-b").digits();
+  CHECK((n.substr(0, 30) == digits || n.substr(30) == digits));
+  CHECK(protocol::account_fingerprint(b, "account-b") != mine);
+  CHECK(protocol::account_fingerprint(a, "account-x") != mine);
+}
+
 TEST_CASE("both sides compute the same number and QR text") {
   const auto a = random_key(1);
   const auto b = random_key(2);

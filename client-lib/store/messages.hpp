@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+#include "store/error.hpp"
+#include "store/limits.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lotse::store {
+
+namespace detail {
+class Context;
+}
+
+enum class Direction : std::uint8_t { incoming = 1, outgoing = 2 };
+// Outgoing: pending (queued) -> sent (the relay stored it) -> delivered (the recipient device
+// acknowledged). Incoming messages are stored as delivered.
+enum class DeliveryStatus : std::uint8_t { pending = 1, sent = 2, delivered = 3 };
+
+struct DeviceAddress {
+  std::string account_id;
+  std::uint32_t device_id = 0;
+  friend bool operator==(const DeviceAddress&, const DeviceAddress&) = default;
+};
+
+// Ids are opaque bytes (as protobuf `bytes` in C++), 1..max_id_bytes. A client message id is
+// unique per sender device, so a message is identified by (sender account, device, id).
+struct Message {
+  std::string id;            // the client message id
+  std::string conversation;  // the client's choice: the peer account id for 1:1, the group id
+  DeviceAddress sender;
+  Direction direction = Direction::incoming;
+  std::string text;                 // up to max_value_bytes
+  std::int64_t sent_at_ms = 0;      // the sender's clock
+  std::int64_t received_at_ms = 0;  // this device's clock (outgoing: when written)
+  DeliveryStatus status = DeliveryStatus::delivered;
+  friend bool operator==(const Message&, const Message&) = default;
+};
+
+// seq is this device's arrival order: increasing, never reused, also across conversations, and
+// the cursor for paging and for "shown" marks.
+struct StoredMessage {
+  std::uint64_t seq = 0;
+  Message message;
+};
+
+struct Appended {
+  std::uint64_t seq = 0;
+  bool inserted = false;  // false: a message with this (sender, device, id) was already stored
+};
+
+struct ConversationSummary {
+  std::string conversation;
+  std::uint64_t last_seq = 0;
+  std::uint64_t shown_through = 0;  // mark_shown's mark
+  std::size_t unshown = 0;          // incoming messages after the mark
+};
+
+// The message log. Plaintext columns: seq, a keyed hash of (sender, device, id) and one of the
+// conversation id; everything else, timestamps included, is sealed. Each conversation keeps a
+// sealed "shown through seq" mark instead of a per-message flag, so what the user has seen is
+// not visible either.
+class Messages {
+public:
+  explicit Messages(detail::Context& ctx) noexcept : ctx_(ctx) {}
+
+  // Idempotent: appending the same (sender, device, id) again stores nothing and returns the seq
+  // of the message already stored.
+  [[nodiscard]] Result<Appended> append(const Message& message);
+  [[nodiscard]] Result<std::optional<StoredMessage>> find(const DeviceAddress& sender,
+                                                          std::string_view id);
+  // Messages of one conversation with seq > after_seq, ascending, at most limit.
+  [[nodiscard]] Result<std::vector<StoredMessage>> list(std::string_view conversation,
+                                                        std::uint64_t after_seq = 0,
+                                                        std::size_t limit = max_list_messages);
+  // The newest `limit` messages of a conversation, ascending.
+  [[nodiscard]] Result<std::vector<StoredMessage>> latest(std::string_view conversation,
+                                                          std::size_t limit);
+  // Moves the status forward only (a delivery receipt may overtake Sent); true when it changed.
+  // false too when there is no such message.
+  [[nodiscard]] Result<bool> set_status(const DeviceAddress& sender, std::string_view id,
+                                        DeliveryStatus status);
+  [[nodiscard]] Result<bool> remove(const DeviceAddress& sender, std::string_view id);
+
+  // Incoming messages of every conversation after that conversation's shown mark and after
+  // after_seq, ascending by seq, at most limit.
+  [[nodiscard]] Result<std::vector<StoredMessage>> unshown(std::uint64_t after_seq = 0,
+                                                           std::size_t limit = max_list_messages);
+  // The user has seen the conversation up to and including through_seq. Never moves back.
+  [[nodiscard]] Result<void> mark_shown(std::string_view conversation, std::uint64_t through_seq);
+
+  // Every conversation with at least one message, most recent first.
+  [[nodiscard]] Result<std::vector<ConversationSummary>> conversations();
+  // Deletes a conversation's messages and its mark; returns how many messages there were.
+  [[nodiscard]] Result<std::size_t> remove_conversation(std::string_view conversation);
+
+private:
+  detail::Context& ctx_;
+};
+
+}  // namespace lotse::store

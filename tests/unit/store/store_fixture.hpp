@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+// Shared by the store tests: a temporary profile directory, cheap Argon2 parameters, and raw
+// SQL access to a closed profile (to tamper with it the way an attacker with the file would).
+#include "store/profile.hpp"
+#include "store/sql.hpp"
+
+#include "crypto/key_wrap.hpp"
+#include "crypto/rng.hpp"
+
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace lotse::test {
+
+class TempDir {
+public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "lotse-store-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+inline crypto::Argon2Params cheap_params() {
+  return crypto::Argon2Params::minimum();
+}
+inline constexpr const char* test_passphrase = "correct horse battery staple";
+
+// A profile directory with a seeded RNG; create() and open() REQUIRE success.
+struct ProfileFixture {
+  explicit ProfileFixture(std::uint64_t seed = 1) : rng(seed) {}
+
+  store::Profile create() {
+    auto p = store::Profile::create(dir.path(), test_passphrase, cheap_params(), rng);
+    REQUIRE(p);
+    return std::move(*p);
+  }
+  store::Profile open() {
+    auto p = store::Profile::open(dir.path(), test_passphrase, rng);
+    REQUIRE(p);
+    return std::move(*p);
+  }
+  [[nodiscard]] std::filesystem::path file() const { return dir.path() / "profile.db"; }
+
+  TempDir dir;
+  crypto::SeededRng rng;
+};
+
+// Raw access to a closed profile file, bypassing the store.
+class RawDb {
+public:
+  explicit RawDb(const std::filesystem::path& file)
+      : db_(file, store::sql::Connection::Mode::open_existing) {}
+
+  void exec(const std::string& sql) { db_.exec(sql); }
+  // Runs a statement with one blob parameter.
+  void exec_blob(const std::string& sql, crypto::ByteView blob) {
+    auto st = db_.prepare(sql);
+    st.bind(1, blob).run();
+  }
+  [[nodiscard]] std::int64_t count(const std::string& table) {
+    return db_.query_int("SELECT count(*) FROM " + table);
+  }
+  // The blob in `column` of every row of `table`, in rowid/key order.
+  [[nodiscard]] std::vector<crypto::Bytes> blobs(const std::string& table,
+                                                 const std::string& column) {
+    std::vector<crypto::Bytes> out;
+    auto st = db_.prepare("SELECT " + column + " FROM " + table + " ORDER BY 1");
+    while (st.step()) {
+      auto b = st.column_blob(0);
+      out.emplace_back(b.begin(), b.end());
+    }
+    return out;
+  }
+  // Sets `column` to `value` in the row where `key_column` equals `key`.
+  void set_blob(const std::string& table, const std::string& column, const std::string& key_column,
+                crypto::ByteView key, crypto::ByteView value) {
+    auto st =
+        db_.prepare("UPDATE " + table + " SET " + column + " = ? WHERE " + key_column + " = ?");
+    st.bind(1, value).bind(2, key).run();
+    REQUIRE(db_.changes() == 1);
+  }
+  // Flips one bit in the middle of `column` of the row where `key_column` equals `key`.
+  void flip_bit(const std::string& table, const std::string& column, const std::string& key_column,
+                crypto::ByteView key) {
+    auto st = db_.prepare("SELECT " + column + " FROM " + table + " WHERE " + key_column + " = ?");
+    st.bind(1, key);
+    REQUIRE(st.step());
+    auto b = st.column_blob(0);
+    crypto::Bytes value(b.begin(), b.end());
+    st.reset();
+    value[value.size() / 2] ^= 0x10;
+    set_blob(table, column, key_column, key, value);
+  }
+  [[nodiscard]] store::sql::Connection& connection() noexcept { return db_; }
+
+private:
+  store::sql::Connection db_;
+};
+
+}  // namespace lotse::test

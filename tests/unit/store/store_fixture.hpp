@@ -6,6 +6,8 @@
 #include "store/profile.hpp"
 #include "store/sql.hpp"
 
+#include "support/party.hpp"
+
 #include "crypto/key_wrap.hpp"
 #include "crypto/rng.hpp"
 
@@ -42,6 +44,10 @@ public:
 private:
   std::filesystem::path path_;
 };
+
+inline crypto::Bytes bytes_of(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 inline crypto::Argon2Params cheap_params() {
   return crypto::Argon2Params::minimum();
@@ -83,11 +89,12 @@ public:
   [[nodiscard]] std::int64_t count(const std::string& table) {
     return db_.query_int("SELECT count(*) FROM " + table);
   }
-  // The blob in `column` of every row of `table`, in rowid/key order.
+  // The blob in `column` of every row of `table`, ordered by `order_by` (default: itself).
   [[nodiscard]] std::vector<crypto::Bytes> blobs(const std::string& table,
-                                                 const std::string& column) {
+                                                 const std::string& column,
+                                                 const std::string& order_by = "1") {
     std::vector<crypto::Bytes> out;
-    auto st = db_.prepare("SELECT " + column + " FROM " + table + " ORDER BY 1");
+    auto st = db_.prepare("SELECT " + column + " FROM " + table + " ORDER BY " + order_by);
     while (st.step()) {
       auto b = st.column_blob(0);
       out.emplace_back(b.begin(), b.end());
@@ -113,6 +120,27 @@ public:
     st.reset();
     value[value.size() / 2] ^= 0x10;
     set_blob(table, column, key_column, key, value);
+  }
+  // The primary keys of a table, in order (to address rows whose keys are keyed hashes).
+  [[nodiscard]] std::vector<crypto::Bytes> keys(const std::string& table,
+                                                const std::string& key_column = "key") {
+    return blobs(table, key_column);
+  }
+  // Swaps `column` between the rows whose `key_column` values are a and b.
+  void swap_blobs(const std::string& table, const std::string& column,
+                  const std::string& key_column, crypto::ByteView a, crypto::ByteView b) {
+    auto get = [&](crypto::ByteView key) {
+      auto st =
+          db_.prepare("SELECT " + column + " FROM " + table + " WHERE " + key_column + " = ?");
+      st.bind(1, key);
+      REQUIRE(st.step());
+      auto v = st.column_blob(0);
+      return crypto::Bytes(v.begin(), v.end());
+    };
+    const auto va = get(a);
+    const auto vb = get(b);
+    set_blob(table, column, key_column, a, vb);
+    set_blob(table, column, key_column, b, va);
   }
   [[nodiscard]] store::sql::Connection& connection() noexcept { return db_; }
 

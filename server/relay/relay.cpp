@@ -21,8 +21,13 @@ private:
 
 }  // namespace
 
-Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock)
-    : executor_(executor), identity_(std::move(identity)), limits_(limits), clock_(clock) {}
+Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock,
+             crypto::Rng& rng)
+    : executor_(executor),
+      identity_(std::move(identity)),
+      limits_(limits),
+      clock_(clock),
+      rng_(rng) {}
 
 Relay::~Relay() = default;
 

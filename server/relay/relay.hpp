@@ -7,6 +7,7 @@
 #include "relay/connection.hpp"
 #include "relay/limits.hpp"
 
+#include "crypto/rng.hpp"
 #include "store/executor.hpp"
 
 #include <array>
@@ -30,7 +31,11 @@ struct RelayIdentity {
 
 class Relay final : public FrameHandlerFactory {
 public:
-  Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock);
+  // `rng` draws login challenges, account ids and invite tokens. It is called from every
+  // connection's strand, so it must be thread-safe (SystemRng is); tests that run every strand on
+  // one thread inject a SeededRng to make the wire bytes reproducible (tests/golden).
+  Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock,
+        crypto::Rng& rng = crypto::system_rng());
   ~Relay() override;
 
   [[nodiscard]] std::unique_ptr<FrameHandler> accept(std::shared_ptr<Connection> connection,
@@ -43,6 +48,7 @@ public:
 
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
   [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
+  [[nodiscard]] crypto::Rng& rng() const noexcept { return rng_; }
   [[nodiscard]] const RelayIdentity& identity() const noexcept { return identity_; }
   [[nodiscard]] store::Executor& executor() noexcept { return executor_; }
   [[nodiscard]] std::size_t online_devices() const;
@@ -63,6 +69,7 @@ private:
   RelayIdentity identity_;
   Limits limits_;
   const Clock& clock_;
+  crypto::Rng& rng_;
   std::atomic<bool> shutting_down_{false};
 
   mutable std::mutex mutex_;

@@ -91,6 +91,13 @@ std::optional<std::string> check_device(const std::string& account_key, const v1
 
 v1::Role to_proto(store::Role r) { return static_cast<v1::Role>(static_cast<int>(r)); }
 
+// Upper bounds on the encoded size of a Deliveries frame: the ServerFrame's tag and length, and per
+// Delivery its variable-length fields plus at most 64 bytes of tags, lengths and integers.
+constexpr std::size_t frame_overhead_bytes = 16;
+std::size_t delivery_bytes(const store::StoredEnvelope& e) {
+  return e.ciphertext.size() + e.client_message_id.size() + e.sender_account.size() + 64;
+}
+
 void fill_delivery(v1::Delivery& d, const store::StoredEnvelope& e) {
   d.set_envelope_id(static_cast<std::uint64_t>(e.id));
   d.set_sender_account_id(e.sender_account);
@@ -304,7 +311,7 @@ void Session::on_hello(const v1::ClientFrame& frame) {
     reply_error(frame.request_id(), v1::TOO_LARGE, "Hello.client is longer than 64 bytes.");
     return;
   }
-  crypto::system_rng().fill(challenge_);
+  relay_.rng().fill(challenge_);
   state_ = State::await_auth;
   v1::ServerFrame reply;
   reply.set_request_id(frame.request_id());
@@ -351,7 +358,7 @@ void Session::on_register(const v1::ClientFrame& frame) {
   }
   store::NewAccount account;
   account.handle = r.handle();
-  account.public_id = random_account_id(crypto::system_rng());
+  account.public_id = random_account_id(relay_.rng());
   account.account_key = blob_of(r.account_key());
   const auto& identity = r.device().identity();
   account.device = {blob_of(identity.signing_key()), blob_of(identity.dh_key()),
@@ -483,7 +490,7 @@ void Session::on_login(const v1::ClientFrame& frame) {
   const auto now = relay_.clock().now_ms();
   submit<Outcome>(
       id,
-      [account_id = l.account_id(), device_no = l.device_id(), now](store::RelayStore& store) {
+      [account_id = l.account_id(), device_no = l.device_id()](store::RelayStore& store) {
         Outcome out;
         const auto* a = store.account_by_public_id(account_id);
         const auto* d = a != nullptr ? store.device(a->id, device_no) : nullptr;
@@ -497,10 +504,9 @@ void Session::on_login(const v1::ClientFrame& frame) {
         out.signing_key = d->keys.signing_key;
         out.prekeys = store.one_time_prekey_count(d->id);
         out.queued = store.queued(d->id);
-        store.touch(a->id, now);
         return out;
       },
-      [this, id, account_id = l.account_id(), device_no = l.device_id(),
+      [this, id, now, account_id = l.account_id(), device_no = l.device_id(),
        signature = l.challenge_signature()](Outcome out) mutable {
         if (!out.found) {
           reply_error(id, v1::UNKNOWN_ACCOUNT, "No such account or device on this relay.");
@@ -512,6 +518,14 @@ void Session::on_login(const v1::ClientFrame& frame) {
           reply_error(id, v1::BAD_SIGNATURE, "The challenge signature does not verify.");
           return;
         }
+        // Only a verified login is activity: last_seen_at drives inactivity policies, and a
+        // stranger who knows an account id must not be able to keep it alive (or make us write).
+        (void)relay_.executor().submit<bool>(
+            [account = out.account, now](store::RelayStore& store) {
+              store.touch(account, now);
+              return true;
+            },
+            [](std::optional<bool>) {});
         v1::ServerFrame reply;
         reply.set_request_id(id);
         auto* li = reply.mutable_logged_in();
@@ -906,18 +920,26 @@ void Session::maybe_drain() {
 
 void Session::on_drained(std::vector<store::StoredEnvelope> envelopes, std::size_t requested) {
   const auto per_frame = relay_.limits().max_deliveries_per_frame;
+  // A Deliveries frame also stays within max_frame_bytes (one envelope always fits): a frame of
+  // max_deliveries_per_frame large envelopes could exceed max_outgoing_bytes, never be queued, and
+  // block the device's queue for good.
+  const auto max_bytes = relay_.limits().max_frame_bytes;
   std::vector<const store::StoredEnvelope*> batch;
+  std::size_t batch_bytes = frame_overhead_bytes;
   for (const auto& e : envelopes) {
     if (e.id <= cursor_) {
       continue;
     }
-    batch.push_back(&e);
-    if (batch.size() == per_frame) {
+    const auto bytes = delivery_bytes(e);
+    if (!batch.empty() && (batch.size() == per_frame || batch_bytes + bytes > max_bytes)) {
       if (!deliver(batch)) {
         return;  // still behind; the next frame from the client retries
       }
       batch.clear();
+      batch_bytes = frame_overhead_bytes;
     }
+    batch.push_back(&e);
+    batch_bytes += bytes;
   }
   if (!batch.empty() && !deliver(batch)) {
     return;
@@ -962,7 +984,7 @@ void Session::on_create_invite(const v1::ClientFrame& frame) {
     return;
   }
   std::array<std::uint8_t, 32> token_bytes{};
-  crypto::system_rng().fill(token_bytes);
+  relay_.rng().fill(token_bytes);
   const auto token = wire::base64url(token_bytes.data(), token_bytes.size());
   const auto hash = crypto::blake2b(bytes_of(token));
   const auto now = relay_.clock().now_ms();

@@ -274,10 +274,13 @@ Result<Transaction> Profile::begin() {
 }
 
 Result<void> Profile::checkpoint() {
+  if (impl_->ctx.savepoint_depth() != 0) {
+    throw std::logic_error("store::Profile::checkpoint inside a transaction");
+  }
   return detail::guarded([&]() -> Result<void> {
     auto st = impl_->ctx.db().prepare("PRAGMA wal_checkpoint(TRUNCATE)");
     if (!st.step() || st.column_int(0) != 0) {
-      return errc::database_error;  // busy: called inside a transaction
+      return errc::database_error;
     }
     return {};
   });

@@ -84,7 +84,8 @@ public:
                                                const crypto::Argon2Params& params);
 
   [[nodiscard]] Result<Transaction> begin();
-  // Copies the WAL into the database file and truncates it (also done on close).
+  // Copies the WAL into the database file and truncates it (also done on close). Not inside a
+  // Transaction (std::logic_error).
   [[nodiscard]] Result<void> checkpoint();
 
   [[nodiscard]] Secrets& secrets() noexcept;

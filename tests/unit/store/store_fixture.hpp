@@ -4,7 +4,10 @@
 // Shared by the store tests: a temporary profile directory, cheap Argon2 parameters, and raw
 // SQL access to a closed profile (to tamper with it the way an attacker with the file would).
 #include "store/profile.hpp"
+#include "store/protocol_stores.hpp"
 #include "store/sql.hpp"
+
+#include "protocol/session_cipher.hpp"
 
 #include "support/party.hpp"
 
@@ -16,6 +19,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -72,6 +77,57 @@ struct ProfileFixture {
 
   TempDir dir;
   crypto::SeededRng rng;
+};
+
+// A device whose identity, prekeys, sessions and sender keys live in its own profile.
+struct FileParty {
+  FileParty(const std::string& name, std::uint64_t seed, std::size_t one_time_prekeys = 5)
+      : fixture(seed), address{name, 1} {
+    profile.emplace(fixture.create());
+    auto generated = protocol::DeviceIdentity::generate(fixture.rng);
+    REQUIRE(profile->secrets().save_device_identity(generated));
+    auto spk = protocol::SignedPreKey::generate(generated, 1, fixture.rng);
+    REQUIRE(profile->prekeys().add_signed_prekey(spk));
+    signed_prekey = std::make_unique<protocol::SignedPreKey>(spk.clone());
+    one_time = protocol::OneTimePreKey::generate_batch(100, one_time_prekeys, fixture.rng);
+    REQUIRE(profile->prekeys().add_one_time_prekeys(one_time));
+    load();
+  }
+
+  // Closes the profile (dropping everything in memory) and opens it again.
+  void reopen() {
+    cipher.reset();
+    identity.reset();
+    profile.reset();
+    profile.emplace(fixture.open());
+    load();
+  }
+
+  void load() {
+    auto loaded = profile->secrets().load_device_identity();
+    REQUIRE(loaded);
+    REQUIRE(*loaded);
+    identity.emplace(std::move(**loaded));
+    cipher = std::make_unique<protocol::SessionCipher>(*identity, profile->sessions(),
+                                                       profile->prekeys(), fixture.rng);
+  }
+
+  protocol::PreKeyBundle bundle() {
+    const protocol::OneTimePreKey* opk = nullptr;
+    if (next_one_time < one_time.size()) {
+      opk = &one_time[next_one_time++];
+    }
+    return protocol::PreKeyBundle::make(*identity, *signed_prekey, opk);
+  }
+
+  ProfileFixture fixture;
+  protocol::Address address;
+  std::optional<store::Profile> profile;
+  std::optional<protocol::DeviceIdentity> identity;
+  std::unique_ptr<protocol::SessionCipher> cipher;
+  std::unique_ptr<protocol::SignedPreKey> signed_prekey;
+  std::vector<protocol::OneTimePreKey> one_time;
+  std::size_t next_one_time = 0;
 };
 
 // Raw access to a closed profile file, bypassing the store.

@@ -11,6 +11,10 @@
 // value moved to another row or table, or a row whose plaintext columns were edited, fails to
 // open. Lookup keys are BLAKE2b-256 keyed with an index subkey over the table name and the
 // length-prefixed parts: equal ids give equal keys within a table, nothing across tables.
+//
+// What this does not hide (README.md, "What the file still reveals"): row counts per table and
+// per lookup key (messages per conversation, sessions per account), value sizes rounded up to
+// padding buckets, and the arrival order of rows (seq). Timestamps and "shown" state are sealed.
 #include "store/error.hpp"
 #include "store/sql.hpp"
 

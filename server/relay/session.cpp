@@ -18,8 +18,6 @@
 namespace lotse::relay {
 namespace {
 
-// Staff handles: what colleagues type and see. ASCII only, so that case-insensitive uniqueness is
-// exact and no look-alike Unicode handles can impersonate a colleague.
 void fill_device_keys(v1::DeviceKeys& out, const store::DeviceKeys& keys) {
   auto* ident = out.mutable_identity();
   ident->set_signing_key(keys.signing_key.data(), keys.signing_key.size());
@@ -28,6 +26,8 @@ void fill_device_keys(v1::DeviceKeys& out, const store::DeviceKeys& keys) {
   out.set_device_certificate(keys.device_certificate.data(), keys.device_certificate.size());
 }
 
+// Staff handles: what colleagues type and see. ASCII only, so that case-insensitive uniqueness is
+// exact and no look-alike Unicode handles can impersonate a colleague.
 bool valid_handle(const std::string& h) {
   if (h.empty() || h.size() > 32) {
     return false;
@@ -40,7 +40,6 @@ bool valid_handle(const std::string& h) {
   }
   return std::all_of(h.begin(), h.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
-
 
 using v1::ErrorCode;
 

@@ -114,8 +114,9 @@ RelayProcess::~RelayProcess() {
 
 void RelayProcess::start() {
   std::filesystem::create_directories(data_dir_);
+  // A restart keeps the port: clients stored the address from their invite.
   std::vector<std::string> args{relay_binary().string(), "serve", "--data-dir", data_dir_.string(),
-                                "--listen", "127.0.0.1:0"};
+                                "--listen", "127.0.0.1:" + std::to_string(port_)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   int out_pipe[2];
   if (::pipe(out_pipe) != 0) {

@@ -32,7 +32,9 @@ public:
   RelayProcess(const RelayProcess&) = delete;
   RelayProcess& operator=(const RelayProcess&) = delete;
 
-  void start();  // returns once "listening on" and the pin were read; throws on timeout
+  // Returns once "listening on" and the pin were read; throws on timeout. The first start picks a
+  // free port; later ones reuse it.
+  void start();
   int stop();  // SIGTERM, waits; returns the exit status (or -signal)
   void kill9();
   [[nodiscard]] bool running() const { return pid_ > 0; }

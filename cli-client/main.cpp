@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// lotse: the Lotse command-line client. `lotse --help` lists the commands; each has --help.
+#include "cli-client/commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"lotse: end-to-end encrypted messaging for counselling and social work.\n"
+               "The passphrase is asked for on the terminal; scripts may set LOTSE_PASSPHRASE "
+               "instead (less safe: other processes of your user can read the environment)."};
+  app.require_subcommand(1);
+  lotse::cli::Common common;
+  app.add_option("--profile", common.profile,
+                 "Profile directory (default: $XDG_DATA_HOME/lotse or ~/.local/share/lotse)");
+  app.add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
+
+  std::string invite;
+  std::string name;
+  auto* init = app.add_subcommand("init", "Create your identity and register with the relay an invite names");
+  init->add_option("invite", invite, "The lotse:// invite line")->required();
+  init->add_option("--name", name,
+                   "Staff: your handle colleagues and clients see. Client: your name, shared end to "
+                   "end with your counsellor only")
+      ->required();
+
+  auto* whoami = app.add_subcommand("whoami", "Your account id, role, relay and safety fingerprint");
+
+  std::string expires = "7d";
+  auto* invite_cmd = app.add_subcommand("invite", "(staff) Print a one-use client invite bound to you");
+  invite_cmd->add_option("--expires", expires, "Lifetime: 30m, 12h, 7d (default 7d)")->capture_default_str();
+
+  auto* contacts = app.add_subcommand("contacts", "Who you can write to");
+
+  std::string contact;
+  std::vector<std::string> words;
+  auto* send = app.add_subcommand("send", "Send a message (text from the arguments or standard input)");
+  send->add_option("contact", contact, "Name, handle or account id")->required();
+  send->add_option("text", words, "The message; omit to read standard input");
+
+  unsigned wait = 0;
+  auto* inbox = app.add_subcommand("inbox", "Receive and print new messages");
+  inbox->add_option("--wait", wait,
+                    "If there is nothing new, wait up to this many seconds for a message")
+      ->capture_default_str();
+
+  std::size_t history = 20;
+  auto* chat = app.add_subcommand("chat", "Interactive conversation in the terminal");
+  chat->add_option("contact", contact, "Name, handle or account id")->required();
+  chat->add_option("--history", history, "Messages shown on entry")->capture_default_str();
+
+  bool confirm = false;
+  auto* verify = app.add_subcommand("verify", "Show the safety number with a contact (and its QR text)");
+  verify->add_option("contact", contact, "Name, handle or account id")->required();
+  verify->add_flag("--confirm", confirm, "You compared it: mark the contact verified");
+
+  for (auto* sub : {init, whoami, invite_cmd, contacts, send, inbox, chat, verify}) {
+    sub->add_option("--profile", common.profile, "Profile directory");
+    sub->add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  using namespace lotse::cli;
+  try {
+    if (init->parsed()) {
+      return cmd_init(common, invite, name);
+    }
+    if (whoami->parsed()) {
+      return cmd_whoami(common);
+    }
+    if (invite_cmd->parsed()) {
+      std::int64_t seconds = 0;
+      const char unit = expires.empty() ? 's' : expires.back();
+      const std::string digits = (unit >= '0' && unit <= '9') ? expires : expires.substr(0, expires.size() - 1);
+      try {
+        seconds = std::stoll(digits);
+      } catch (const std::exception&) {
+        std::cerr << "lotse: --expires must look like 30m, 12h or 7d.\n";
+        return 2;
+      }
+      seconds *= unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 1;
+      return cmd_invite(common, std::chrono::seconds(seconds));
+    }
+    if (contacts->parsed()) {
+      return cmd_contacts(common);
+    }
+    if (send->parsed()) {
+      return cmd_send(common, contact, words);
+    }
+    if (inbox->parsed()) {
+      return cmd_inbox(common, std::chrono::seconds(wait));
+    }
+    if (chat->parsed()) {
+      return cmd_chat(common, contact, history);
+    }
+    if (verify->parsed()) {
+      return cmd_verify(common, contact, confirm);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "lotse: " << e.what() << "\n";
+    return exit_error;
+  }
+  return 2;
+}

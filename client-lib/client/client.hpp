@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+// The Client API: what a front end (the `lotse` CLI today; desktop, mobile or web later) calls.
+// One Client is one open profile (client-lib/store) and its connection to the relay
+// (client-lib/net); the end-to-end crypto is client-lib/protocol. Nothing here prints or prompts.
+//
+// Threads: the methods may be called from any one thread at a time (the front end's). Incoming
+// messages are processed on the connection's I/O thread; events are delivered there too, so an
+// event handler must be quick and must not call back into the Client (post to your own thread).
+//
+// Delivery: a message is stored locally (and in the outbox) before it is sent, resent after a
+// reconnect until the relay acknowledges it, and shown as delivered when the recipient's receipt
+// arrives. An incoming message is decrypted, stored and committed before its envelope is
+// acknowledged to the relay, so a crash at any point loses nothing and shows nothing twice.
+#include "client/error.hpp"
+
+#include "crypto/key_wrap.hpp"
+#include "crypto/rng.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lotse::client {
+
+enum class Role { admin, staff, client };
+[[nodiscard]] const char* to_string(Role role) noexcept;
+
+struct Options {
+  std::string client_name = "lotse-client";  // Hello.client (the relay never logs it)
+  // Argon2id cost for a new profile; empty: store::default_argon2_params(). Tests pass cheap ones.
+  std::optional<crypto::Argon2Params> argon2;
+  std::chrono::milliseconds request_timeout{15'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::size_t one_time_prekeys = 100;  // published at registration and topped up to
+  std::size_t replenish_below = 20;  // top up when the relay holds fewer
+  // Injected for tests; empty: the system clock / libsodium's RNG.
+  std::function<std::int64_t()> now_ms;
+  crypto::Rng* rng = nullptr;
+};
+
+struct Identity {
+  std::string account_id;
+  std::uint32_t device_id = 0;
+  Role role = Role::client;
+  std::string name;  // handle (staff) or the name shared end to end (client)
+  std::string relay;  // host:port
+  std::string relay_pin;  // hex
+  std::string fingerprint;  // this account's half of every safety number (30 digits)
+};
+
+struct ContactView {
+  std::string account_id;
+  Role role = Role::client;
+  std::string name;  // handle, or the name the contact shared; empty if none yet
+  bool verified = false;
+  bool key_changed = false;  // sending is blocked until verified again
+};
+
+enum class MessageStatus { pending, sent, delivered, received };
+[[nodiscard]] const char* to_string(MessageStatus status) noexcept;
+
+struct MessageView {
+  std::string id;  // 32 hex digits
+  std::string conversation;  // the peer's account id (1:1)
+  std::string from;  // sender account id
+  std::string from_name;  // as the contact list names it; empty if unknown
+  std::string text;
+  std::int64_t sent_at_ms = 0;  // the sender's clock
+  std::int64_t received_at_ms = 0;  // this device's clock
+  bool outgoing = false;
+  MessageStatus status = MessageStatus::received;
+};
+
+struct SafetyNumberView {
+  std::string contact;  // account id
+  std::string name;
+  std::string digits;  // 12 groups of 5 digits
+  std::string qr_payload;
+  bool verified = false;
+  bool key_changed = false;
+};
+
+enum class ConnectionStatus { offline, connecting, online };
+
+struct Event {
+  enum class Kind {
+    message_received,  // message set
+    message_sent,  // message.id: the relay has stored it
+    message_delivered,  // message.id: the recipient's device has stored it
+    contact_key_changed,  // contact set
+    connection,  // connection set
+    undecryptable,  // contact: a message from this account could not be decrypted and was dropped
+  };
+  Kind kind = Kind::message_received;
+  MessageView message;
+  std::string contact;
+  ConnectionStatus connection = ConnectionStatus::offline;
+};
+
+class Client {
+public:
+  // `lotse init`: creates the profile in `dir`, new identity keys, and registers with the relay
+  // the invite names. A staff or admin invite registers `name` as the account's handle; a client
+  // invite keeps `name` off the relay and shares it end to end with the inviting counsellor.
+  // On failure the half-made profile is removed again.
+  [[nodiscard]] static Result<std::unique_ptr<Client>> create(const std::filesystem::path& dir,
+                                                              std::string_view invite,
+                                                              std::string_view name,
+                                                              std::string_view passphrase,
+                                                              Options options = {});
+  // Opens an existing profile (offline until connect()).
+  [[nodiscard]] static Result<std::unique_ptr<Client>> open(const std::filesystem::path& dir,
+                                                            std::string_view passphrase,
+                                                            Options options = {});
+  [[nodiscard]] static bool exists(const std::filesystem::path& dir);
+
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Logs in (one attempt, blocking); afterwards the connection reconnects by itself. Messages
+  // queued on the relay start arriving at once; pending sends are sent again.
+  [[nodiscard]] Result<void> connect();
+  // Waits until everything the relay had queued at login has been processed (or the timeout).
+  [[nodiscard]] Result<void> wait_drained(std::chrono::milliseconds timeout);
+  // Waits until a message arrives that take_unshown() has not returned yet, or the timeout;
+  // true if there is one.
+  [[nodiscard]] bool wait_for_message(std::chrono::milliseconds timeout);
+  // Sends the relay a clean close; further calls need connect() again.
+  void disconnect();
+
+  void set_event_handler(std::function<void(const Event&)> handler);
+
+  [[nodiscard]] Result<Identity> whoami();
+  // Staff and admins: a one-use client invite bound to this counsellor (the lotse:// line).
+  [[nodiscard]] Result<std::string> create_client_invite(std::chrono::seconds lifetime = std::chrono::hours(24 * 7));
+  // Asks the relay who this account may write to (when online), checks their keys, and lists
+  // them from the local store.
+  [[nodiscard]] Result<std::vector<ContactView>> contacts();
+  // A contact by account id, or by name/handle (case-insensitive; ambiguous names are refused).
+  [[nodiscard]] Result<ContactView> find_contact(std::string_view reference);
+
+  // Encrypts to every device of the contact, stores, and sends; returns once the relay has
+  // acknowledged (status sent). Needs connect(). A contact whose key changed is refused
+  // (key_changed) until verify_confirm().
+  [[nodiscard]] Result<MessageView> send_text(std::string_view contact, std::string_view text);
+
+  // Incoming messages not returned before, oldest first; marks them shown.
+  [[nodiscard]] Result<std::vector<MessageView>> take_unshown();
+  // The newest `limit` messages with a contact, oldest first.
+  [[nodiscard]] Result<std::vector<MessageView>> history(std::string_view contact, std::size_t limit = 50);
+
+  [[nodiscard]] Result<SafetyNumberView> safety_number(std::string_view contact);
+  // The user compared the safety number: marks the contact verified, accepting its current keys.
+  [[nodiscard]] Result<SafetyNumberView> verify_confirm(std::string_view contact);
+
+private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lotse::client

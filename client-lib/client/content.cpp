@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#include "client/content.hpp"
+
+#include <algorithm>
+
+namespace lotse::client {
+
+bool valid_utf8(std::string_view text) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    const unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t extra = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+      min = 0x10000;
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) <= extra) {
+      return false;
+    }
+    for (std::size_t i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += extra + 1;
+  }
+  return true;
+}
+
+Result<void> check_display_name(std::string_view name) {
+  if (name.empty() || name.size() > max_display_name_bytes || !valid_utf8(name)) {
+    return errc::invalid_name;
+  }
+  const bool control = std::any_of(name.begin(), name.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7F;
+  });
+  if (control || name.find_first_not_of(' ') == std::string_view::npos) {
+    return errc::invalid_name;
+  }
+  return {};
+}
+
+Result<void> check_text(std::string_view text) {
+  if (text.empty()) {
+    return errc::empty_message;
+  }
+  if (text.size() > max_text_bytes) {
+    return errc::message_too_long;
+  }
+  if (!valid_utf8(text)) {
+    return errc::invalid_text;
+  }
+  return {};
+}
+
+namespace {
+
+v1::Content base(std::string_view message_id, std::int64_t sent_at_ms) {
+  v1::Content c;
+  c.set_message_id(std::string(message_id));
+  c.set_sent_at_ms(static_cast<std::uint64_t>(std::max<std::int64_t>(sent_at_ms, 0)));
+  return c;
+}
+
+}  // namespace
+
+v1::Content text_content(std::string_view message_id, std::int64_t sent_at_ms, std::string_view text) {
+  auto c = base(message_id, sent_at_ms);
+  c.mutable_text()->set_text(std::string(text));
+  return c;
+}
+
+v1::Content profile_content(std::string_view message_id, std::int64_t sent_at_ms,
+                            std::string_view display_name) {
+  auto c = base(message_id, sent_at_ms);
+  c.mutable_profile()->set_display_name(std::string(display_name));
+  return c;
+}
+
+v1::Content receipt_content(std::string_view message_id, std::int64_t sent_at_ms,
+                            const std::vector<std::string>& received_ids) {
+  auto c = base(message_id, sent_at_ms);
+  for (const auto& id : received_ids) {
+    c.mutable_receipt()->add_message_ids(id);
+  }
+  return c;
+}
+
+crypto::Bytes serialise(const v1::Content& content) {
+  crypto::Bytes out(content.ByteSizeLong());
+  (void)content.SerializeToArray(out.data(), static_cast<int>(out.size()));
+  return out;
+}
+
+std::optional<v1::Content> parse_content(crypto::ByteView plaintext,
+                                         std::string_view expected_message_id) {
+  v1::Content c;
+  if (plaintext.size() > 2 * max_text_bytes ||
+      !c.ParseFromArray(plaintext.data(), static_cast<int>(plaintext.size()))) {
+    return std::nullopt;
+  }
+  if (c.message_id().size() != message_id_bytes || c.message_id() != expected_message_id) {
+    return std::nullopt;
+  }
+  switch (c.body_case()) {
+    case v1::Content::kText:
+      if (!check_text(c.text().text())) {
+        return std::nullopt;
+      }
+      break;
+    case v1::Content::kProfile:
+      if (!check_display_name(c.profile().display_name())) {
+        return std::nullopt;
+      }
+      break;
+    case v1::Content::kReceipt:
+      if (c.receipt().message_ids_size() == 0 ||
+          static_cast<std::size_t>(c.receipt().message_ids_size()) > max_receipt_ids) {
+        return std::nullopt;
+      }
+      for (const auto& id : c.receipt().message_ids()) {
+        if (id.size() != message_id_bytes) {
+          return std::nullopt;
+        }
+      }
+      break;
+    case v1::Content::BODY_NOT_SET:
+      return std::nullopt;
+  }
+  return c;
+}
+
+}  // namespace lotse::client

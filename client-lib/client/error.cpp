@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#include "client/error.hpp"
+
+#include <string>
+
+namespace lotse::client {
+namespace {
+
+class Category final : public boost::system::error_category {
+public:
+  [[nodiscard]] const char* name() const noexcept override { return "lotse.client"; }
+
+  [[nodiscard]] std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::ok: return "success";
+      case errc::profile_exists: return "a profile already exists in this directory";
+      case errc::no_profile: return "there is no profile in this directory; create one with `lotse init`";
+      case errc::wrong_passphrase: return "the passphrase is wrong";
+      case errc::profile_locked: return "the profile is in use by another lotse process";
+      case errc::profile_corrupt: return "the profile is damaged and cannot be read";
+      case errc::invalid_invite: return "this is not a Lotse invite (it must start with lotse://)";
+      case errc::invite_used: return "the invite was already used";
+      case errc::invite_expired: return "the invite has expired; ask for a new one";
+      case errc::invite_refused: return "the relay does not know this invite";
+      case errc::relay_unreachable: return "the relay cannot be reached";
+      case errc::pin_mismatch:
+        return "the relay's certificate does not match the pin in the invite (refusing to connect)";
+      case errc::relay_refused: return "the relay refused the request";
+      case errc::timed_out: return "the relay did not answer in time";
+      case errc::unknown_contact: return "there is no such contact";
+      case errc::ambiguous_contact: return "more than one contact has that name; use the account id";
+      case errc::not_authorized: return "you are not allowed to do that or to reach that contact";
+      case errc::key_changed:
+        return "the contact's safety number has changed; compare it and run `lotse verify --confirm`";
+      case errc::not_staff: return "only staff accounts can do that";
+      case errc::invalid_name:
+        return "a name is 1 to 64 bytes of text without control characters";
+      case errc::handle_taken: return "that handle is taken; choose another";
+      case errc::message_too_long: return "the message is too long";
+      case errc::empty_message: return "the message is empty";
+      case errc::no_devices: return "the contact has no devices to send to";
+      case errc::rate_limited: return "too many requests; try again shortly";
+      case errc::bad_bundle: return "the relay served keys that do not verify";
+      case errc::invalid_text: return "the message is not valid UTF-8 text";
+      case errc::invalid_handle:
+        return "a staff handle is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or "
+               "digit";
+      case errc::offline: return "not connected to the relay";
+    }
+    return "unknown client error";
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+}  // namespace lotse::client

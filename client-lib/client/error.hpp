@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+#pragma once
+
+// Errors of the Client API: what a front end shows to the user. Each message is one sentence a
+// person can act on. Values are stable: never renumber, retire instead.
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <type_traits>
+
+namespace lotse::client {
+
+enum class errc {
+  ok = 0,
+  profile_exists = 1,  // init into a directory that already holds a profile
+  no_profile = 2,  // no profile in this directory: run init
+  wrong_passphrase = 3,
+  profile_locked = 4,  // another process has the profile open for writing
+  profile_corrupt = 5,
+  invalid_invite = 6,  // not a lotse:// invite line
+  invite_used = 7,
+  invite_expired = 8,
+  invite_refused = 9,  // unknown or forged token
+  relay_unreachable = 10,
+  pin_mismatch = 11,  // the relay's certificate is not the one the invite named
+  relay_refused = 12,  // the relay answered with an error not covered below
+  timed_out = 13,
+  unknown_contact = 14,
+  ambiguous_contact = 15,  // the name matches more than one contact; use the account id
+  not_authorized = 16,  // the relay does not let this account do that or reach that contact
+  key_changed = 17,  // the contact's identity key changed; verify before sending
+  not_staff = 18,  // the command is for staff accounts
+  invalid_name = 19,  // display name not acceptable
+  handle_taken = 20,
+  message_too_long = 21,
+  empty_message = 22,
+  no_devices = 23,  // the contact has no devices registered
+  rate_limited = 24,
+  bad_bundle = 25,  // the relay served keys that do not verify (possible attack)
+  invalid_text = 26,  // not UTF-8
+  invalid_handle = 27,  // staff handles: 1..32 of [A-Za-z0-9._-], starting with a letter or digit
+  offline = 28,  // the request needs the relay; connect() first
+};
+
+[[nodiscard]] const boost::system::error_category& error_category() noexcept;
+[[nodiscard]] inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+template <class T>
+using Result = boost::system::result<T>;
+
+}  // namespace lotse::client
+
+template <>
+struct boost::system::is_error_code_enum<lotse::client::errc> : std::true_type {};

@@ -754,6 +754,13 @@ void Session::on_send(const v1::ClientFrame& frame) {
        dedup = std::chrono::milliseconds(limits.send_dedup_window).count()](store::RelayStore& store) {
         Outcome out;
         out.time = now;
+        const auto cmid = bytes_of(request->client_message_id());
+        // A resend of an accepted message is answered as such, whatever changed since (a full
+        // queue, a revoked connection): the client must learn that it arrived.
+        if (store.send_seen(from_device, cmid, now)) {
+          out.duplicate = true;
+          return out;
+        }
         std::vector<std::int64_t> devices(static_cast<std::size_t>(request->envelopes_size()));
         std::unordered_map<std::int64_t, std::uint32_t> adding;
         for (int i = 0; i < request->envelopes_size(); ++i) {
@@ -780,8 +787,7 @@ void Session::on_send(const v1::ClientFrame& frame) {
         if (out.error != 0) {
           return out;  // nothing stored
         }
-        const auto cmid = bytes_of(request->client_message_id());
-        if (!store.remember_send(from_device, cmid, now + dedup)) {
+        if (!store.remember_send(from_device, cmid, now + dedup, now)) {
           out.duplicate = true;
           return out;
         }

@@ -50,8 +50,12 @@ struct RelayStore::Statements {
             "(SELECT min(prekey_id) FROM one_time_prekeys WHERE device = ?1) "
             "RETURNING prekey_id, public_key")),
         insert_dedup(db.prepare(
-            "INSERT OR IGNORE INTO send_dedup(sender_device, client_message_id, expires_at) "
-            "VALUES (?1, ?2, ?3)")),
+            "INSERT INTO send_dedup(sender_device, client_message_id, expires_at) "
+            "VALUES (?1, ?2, ?3) ON CONFLICT(sender_device, client_message_id) DO UPDATE "
+            "SET expires_at = excluded.expires_at WHERE send_dedup.expires_at <= ?4")),
+        select_dedup(db.prepare(
+            "SELECT 1 FROM send_dedup WHERE sender_device = ?1 AND client_message_id = ?2 "
+            "AND expires_at > ?3")),
         insert_envelope(db.prepare(
             "INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
             "ciphertext, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
@@ -71,6 +75,7 @@ struct RelayStore::Statements {
   Statement insert_prekey;
   Statement take_prekey;
   Statement insert_dedup;
+  Statement select_dedup;
   Statement insert_envelope;
   Statement read_envelopes;
   Statement delete_envelope;
@@ -407,9 +412,22 @@ std::optional<OneTimePreKey> RelayStore::take_one_time_prekey(std::int64_t devic
 }
 
 bool RelayStore::remember_send(std::int64_t sender_device, BlobView client_message_id,
-                               std::int64_t expires_at) {
-  st_->insert_dedup.reset().bind(1, sender_device).bind(2, client_message_id).bind(3, expires_at).run();
-  return db_.changes() == 1;
+                               std::int64_t expires_at, std::int64_t now) {
+  st_->insert_dedup.reset()
+      .bind(1, sender_device)
+      .bind(2, client_message_id)
+      .bind(3, expires_at)
+      .bind(4, now)
+      .run();
+  return db_.changes() == 1;  // inserted, or an expired entry renewed
+}
+
+bool RelayStore::send_seen(std::int64_t sender_device, BlobView client_message_id, std::int64_t now) {
+  auto& q = st_->select_dedup.reset();
+  q.bind(1, sender_device).bind(2, client_message_id).bind(3, now);
+  const bool seen = q.step();
+  q.reset();
+  return seen;
 }
 
 std::int64_t RelayStore::insert_envelope(std::int64_t recipient_device, std::int64_t sender_device,

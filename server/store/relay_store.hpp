@@ -149,9 +149,11 @@ public:
   [[nodiscard]] std::optional<OneTimePreKey> take_one_time_prekey(std::int64_t device);
 
   // Store-and-forward.
-  // False if (sender device, client message id) was seen before (within its expiry).
+  // False if (sender device, client message id) was seen before and has not expired by `now`.
   [[nodiscard]] bool remember_send(std::int64_t sender_device, BlobView client_message_id,
-                                   std::int64_t expires_at);
+                                   std::int64_t expires_at, std::int64_t now);
+  // The same question without remembering anything.
+  [[nodiscard]] bool send_seen(std::int64_t sender_device, BlobView client_message_id, std::int64_t now);
   [[nodiscard]] std::int64_t insert_envelope(std::int64_t recipient_device, std::int64_t sender_device,
                                              BlobView client_message_id, BlobView ciphertext,
                                              std::int64_t now, std::int64_t expires_at);

@@ -466,6 +466,38 @@ TEST_CASE("store and forward: queued while offline, delivered in order on login,
   CHECK(li2.logged_in().queued_envelopes() == 0);
 }
 
+TEST_CASE("dedup: a resend is answered as a duplicate even when the queue is full; the window expires") {
+  relay::Limits limits;
+  limits.max_queued_envelopes_per_device = 2;
+  limits.send_dedup_window = std::chrono::seconds(60);
+  Org org(limits);
+  auto client = org.client_of(org.staff, 70);
+  const auto client_id = client->device.account_id;
+  client->conn->disconnect();
+  REQUIRE(org.staff.send_to(client_id, 1, "a", 1).has_sent());
+  REQUIRE(org.staff.send_to(client_id, 1, "b", 2).has_sent());
+  const auto resend = org.staff.send_to(client_id, 1, "a", 1);
+  REQUIRE(resend.has_sent());
+  CHECK(resend.sent().duplicate());
+  CHECK(error_of(org.staff.send_to(client_id, 1, "c", 3)) == v1::QUEUE_FULL);
+
+  // After the window the id is free again: the same id now means a new message.
+  org.relay.clock.advance(std::chrono::seconds(61));
+  Client back(org.relay, 70);
+  back.device.account_id = client_id;
+  REQUIRE(back.login().has_logged_in());
+  auto got = back.conn->deliveries(2);
+  REQUIRE(got.size() == 2);
+  std::vector<std::uint64_t> ids;
+  for (const auto& d : got) {
+    ids.push_back(d.envelope_id());
+  }
+  REQUIRE(back.ack(ids).has_acked());
+  const auto again = org.staff.send_to(client_id, 1, "a2", 1);
+  REQUIRE(again.has_sent());
+  CHECK_FALSE(again.sent().duplicate());
+}
+
 TEST_CASE("live delivery keeps order through a small delivery window with acks") {
   relay::Limits limits;
   limits.max_unacked_deliveries = 8;

@@ -429,6 +429,12 @@ struct RelayConnection::Impl {
                                          std::shared_ptr<FrameWaiter> first) {
     unsigned failures = 0;
     for (;;) {
+      if (self->closing) {  // close() came before this coroutine first ran: nothing to abort
+        if (first) {
+          first->set(make_error_code(errc::closed));
+        }
+        break;
+      }
       self->set_state({ConnectionState::connecting, {}, {}});
       auto link = std::make_shared<Link>(self->io, self->tls);
       self->link = link;

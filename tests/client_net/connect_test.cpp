@@ -166,6 +166,18 @@ TEST_CASE("the destructor during a connection attempt does not wait for its time
   }
   CHECK(std::chrono::steady_clock::now() - began < 10s);
   CHECK(recorder.states().back().state == ConnectionState::closed);
+
+  // And at once after start(), before the attempt has even begun.
+  Recorder quick;
+  const auto again = std::chrono::steady_clock::now();
+  {
+    RelayConnection connection(RelayEndpoint{"127.0.0.1", silent.port(), {}},
+                               test::handlers_for(account, quick), options);
+    REQUIRE(connection.start().has_value());
+  }
+  CHECK(std::chrono::steady_clock::now() - again < 10s);
+  REQUIRE_FALSE(quick.states().empty());
+  CHECK(quick.states().back().state == ConnectionState::closed);
 }
 
 TEST_CASE("a relay that does not speak our protocol version refuses it, and it is not retried") {

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// Fuzzes the end-to-end content decoder (client::parse_content): what a decrypted message from a
+// contact holds. Accepted content must satisfy every bound the receiver relies on.
+#include "fuzz_support.hpp"
+
+#include "client/content.hpp"
+
+#include <cstdlib>
+#include <string>
+
+using namespace lotse;
+
+namespace {
+
+const std::string expected_id(16, '\x42');
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto content = client::parse_content(crypto::ByteView(data, size), expected_id);
+  if (!content) {
+    return 0;
+  }
+  if (content->message_id() != expected_id) {
+    std::abort();
+  }
+  if (content->has_text() && (content->text().text().empty() ||
+                              content->text().text().size() > client::max_text_bytes ||
+                              !client::valid_utf8(content->text().text()))) {
+    std::abort();
+  }
+  if (content->has_profile() && !client::check_display_name(content->profile().display_name())) {
+    std::abort();
+  }
+  if (content->has_receipt() &&
+      static_cast<std::size_t>(content->receipt().message_ids_size()) > client::max_receipt_ids) {
+    std::abort();
+  }
+  return 0;
+}
+
+void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
+  const auto write = [&](const std::string& name, const v1::Content& c) {
+    fuzz::write_seed(dir, name, client::serialise(c));
+  };
+  write("text", client::text_content(expected_id, 1795447107051, "Hallo, ich brauche einen Termin."));
+  write("text_utf8", client::text_content(expected_id, 1, "Grüße 🙂"));
+  write("profile", client::profile_content(expected_id, 2, "Mia Müller"));
+  write("receipt", client::receipt_content(expected_id, 3, {std::string(16, 'a'), std::string(16, 'b')}));
+}

@@ -10,7 +10,7 @@
 namespace lotse::net {
 
 WsConnection::WsConnection(std::uint64_t id, boost::asio::any_io_executor strand,
-                           std::weak_ptr<Session> session, std::size_t max_frames,
+                           std::weak_ptr<SessionBase> session, std::size_t max_frames,
                            std::size_t max_bytes)
     : id_(id),
       session_(std::move(session)),

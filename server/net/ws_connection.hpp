@@ -20,18 +20,18 @@
 
 namespace lotse::net {
 
-class Session;
+class SessionBase;
 
 class WsConnection final : public relay::Connection {
 public:
   enum class Next {
     write,  // `frame` is the front; call pop_written() once it is written (or failed)
     close,  // nothing queued and a close was requested: send the close frame with `reason`
-    wait,   // nothing to do; the writer will be woken (Session::wake_writer) when that changes
+    wait,   // nothing to do; the writer will be woken (SessionBase::wake_writer) when that changes
   };
 
   WsConnection(std::uint64_t id, boost::asio::any_io_executor strand,
-               std::weak_ptr<Session> session, std::size_t max_frames, std::size_t max_bytes);
+               std::weak_ptr<SessionBase> session, std::size_t max_frames, std::size_t max_bytes);
 
   bool send(relay::Frame frame) override;
   void post(std::function<void()> fn) override;
@@ -49,7 +49,7 @@ private:
   void wake_writer_locked();
 
   const std::uint64_t id_;
-  const std::weak_ptr<Session> session_;
+  const std::weak_ptr<SessionBase> session_;
 
   mutable std::mutex mutex_;
   // Released by end(): a copy of the strand must not outlive the io_context, and the relay may

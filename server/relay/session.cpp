@@ -169,7 +169,16 @@ bool Session::send(v1::ServerFrame& frame) {
   }
   auto bytes = std::make_shared<std::string>();
   frame.SerializeToString(bytes.get());
-  return conn->send(std::move(bytes));
+  if (conn->send(std::move(bytes))) {
+    return true;
+  }
+  if (frame.request_id() != 0) {
+    // The peer does not read: its outgoing queue is full. An answer must not vanish silently (the
+    // client would wait for it forever), so end the connection; the client reconnects and resends.
+    log::warn("connection.closed", {{"conn", connection_id_}, {"reason", std::string("not_reading")}});
+    conn->close(CloseReason::policy_violation);
+  }
+  return false;
 }
 
 void Session::reply_error(std::uint64_t request_id, int code, const std::string& message,

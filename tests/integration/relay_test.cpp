@@ -498,6 +498,21 @@ TEST_CASE("dedup: a resend is answered as a duplicate even when the queue is ful
   CHECK_FALSE(again.sent().duplicate());
 }
 
+TEST_CASE("a peer that does not read its answers is closed (1008), not silently ignored") {
+  InProcessRelay r;
+  auto conn = r.connect("127.0.0.1", 2);  // room for two frames, never drained
+  v1::ClientFrame ping;
+  ping.mutable_ping();
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    ping.set_request_id(i);
+    conn->deliver(ping);
+  }
+  conn->run_tasks();
+  CHECK(conn->closed());
+  REQUIRE(conn->close_reason().has_value());
+  CHECK(*conn->close_reason() == relay::CloseReason::policy_violation);
+}
+
 TEST_CASE("live delivery keeps order through a small delivery window with acks") {
   relay::Limits limits;
   limits.max_unacked_deliveries = 8;

@@ -252,8 +252,9 @@ struct InProcessRelay {
     return {p.begin(), p.end()};
   }
 
-  std::shared_ptr<FakeConnection> connect(const std::string& address = "127.0.0.1") {
-    auto c = std::make_shared<FakeConnection>(++next_id);
+  std::shared_ptr<FakeConnection> connect(const std::string& address = "127.0.0.1",
+                                          std::size_t max_frames = 1 << 20) {
+    auto c = std::make_shared<FakeConnection>(++next_id, max_frames);
     if (auto h = relay.accept(c, relay::ConnectionInfo{address})) {
       c->attach(std::move(h));
     }

@@ -80,6 +80,8 @@ public:
   ~Query() { s_.reset(); }
   Query(const Query&) = delete;
   Query& operator=(const Query&) = delete;
+  Query(Query&&) = delete;
+  Query& operator=(Query&&) = delete;
   sql::Statement* operator->() noexcept { return &s_; }
 
 private:
@@ -100,6 +102,8 @@ public:
   ~Savepoint() { rollback(); }
   Savepoint(const Savepoint&) = delete;
   Savepoint& operator=(const Savepoint&) = delete;
+  Savepoint(Savepoint&&) = delete;
+  Savepoint& operator=(Savepoint&&) = delete;
 
   void release() {
     if (auto* ctx = std::exchange(ctx_, nullptr)) {
@@ -123,6 +127,8 @@ public:
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
+  Context(Context&&) = delete;
+  Context& operator=(Context&&) = delete;
 
   [[nodiscard]] sql::Connection& db() noexcept { return db_; }
   [[nodiscard]] crypto::Rng& rng() noexcept { return rng_; }
@@ -162,7 +168,7 @@ private:
 // Runs fn (returning Result<T>) and turns SQLite failures into errc values: the boundary of
 // every public store function.
 template <class Fn>
-auto guarded(Fn&& fn) noexcept(false) -> decltype(fn()) {
+auto guarded(Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const sql::Error& e) {

@@ -20,7 +20,7 @@ inline constexpr std::size_t max_id_bytes = 256;
 // A display name or a setting's value.
 inline constexpr std::size_t max_text_bytes = 4096;
 // Any one sealed value (a message text, a session record, a queued Send request).
-inline constexpr std::size_t max_value_bytes = 1024 * 1024;
+inline constexpr std::size_t max_value_bytes = std::size_t{1024} * 1024;
 // Message lists return at most this many rows per call (page with the seq cursor).
 inline constexpr std::size_t max_list_messages = 1000;
 // Sends waiting for the relay's answer.

@@ -90,7 +90,8 @@ public:
   // after_seq, ascending by seq, at most limit.
   [[nodiscard]] Result<std::vector<StoredMessage>> unshown(std::uint64_t after_seq = 0,
                                                            std::size_t limit = max_list_messages);
-  // The user has seen the conversation up to and including through_seq. Never moves back.
+  // The user has seen the conversation up to and including through_seq. Never moves back; does
+  // nothing for a conversation without messages.
   [[nodiscard]] Result<void> mark_shown(std::string_view conversation, std::uint64_t through_seq);
 
   // Every conversation with at least one message, most recent first.

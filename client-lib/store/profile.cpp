@@ -188,6 +188,7 @@ Result<Profile> Profile::create(const fs::path& dir, std::string_view passphrase
   const fs::path file = profile_path(dir);
   // O_EXCL: of two processes creating the same profile, exactly one wins. 0600: SQLite gives
   // the -wal file the same mode.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): open(2) is variadic
   const int fd = ::open(file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) {
     return errno == EEXIST ? errc::profile_exists : errc::database_error;
@@ -212,6 +213,11 @@ Result<Profile> Profile::create(const fs::path& dir, std::string_view passphrase
     remove_database_files(file);
     return errc::database_error;
   }
+}
+
+Result<Profile> Profile::create(const fs::path& dir, std::string_view passphrase,
+                                crypto::Rng& rng) {
+  return create(dir, passphrase, default_argon2_params(), rng);
 }
 
 Result<Profile> Profile::open(const fs::path& dir, std::string_view passphrase, crypto::Rng& rng) {

@@ -37,6 +37,7 @@ class Profile;
 // + envelope marked processed" before the envelope is acknowledged to the relay. Rolled back
 // unless committed. Transactions nest (as savepoints); an inner one must end before its outer
 // one. commit() of the outermost makes everything durable (synchronous=FULL) before returning.
+// A Transaction must not outlive its Profile.
 class Transaction {
 public:
   Transaction(Transaction&& other) noexcept;
@@ -64,6 +65,9 @@ public:
   [[nodiscard]] static Result<Profile> create(const std::filesystem::path& dir,
                                               std::string_view passphrase,
                                               const crypto::Argon2Params& params, crypto::Rng& rng);
+  // The same with default_argon2_params().
+  [[nodiscard]] static Result<Profile> create(const std::filesystem::path& dir,
+                                              std::string_view passphrase, crypto::Rng& rng);
   // no_profile, not_a_profile, newer_format, passphrase_wrong, profile_locked (another
   // process has it open: one writer per profile, so session state cannot fork).
   // rng supplies every nonce the profile draws later.

@@ -5,6 +5,8 @@
 #include "store/limits.hpp"
 #include "store/record.hpp"
 
+#include "protocol/sender_key.hpp"
+
 #include <algorithm>
 #include <string>
 
@@ -12,6 +14,9 @@ namespace lotse::store {
 namespace {
 
 constexpr std::uint8_t record_version = 1;
+
+// Every group id the protocol accepts fits the store's id bound.
+static_assert(protocol::max_group_id_bytes <= max_id_bytes);
 
 using detail::Table;
 
@@ -49,7 +54,7 @@ bool same(crypto::ByteView a, crypto::ByteView b) {
 
 Result<void> ProfilePreKeyStore::add_signed_prekey(const protocol::SignedPreKey& spk) {
   return detail::guarded([&]() -> Result<void> {
-    const std::uint8_t k = static_cast<std::uint8_t>(Kind::signed_prekey);
+    const auto k = static_cast<std::uint8_t>(Kind::signed_prekey);
     const auto id = detail::le32(spk.id);
     const auto key = ctx_.row_key(Table::prekeys, {{&k, 1}, id});
     auto plain = detail::RecordWriter(record_version, 160)
@@ -70,7 +75,7 @@ Result<void> ProfilePreKeyStore::add_signed_prekey(const protocol::SignedPreKey&
 Result<void> ProfilePreKeyStore::add_one_time_prekeys(
     std::span<const protocol::OneTimePreKey> keys) {
   return detail::guarded([&]() -> Result<void> {
-    const std::uint8_t k = static_cast<std::uint8_t>(Kind::one_time);
+    const auto k = static_cast<std::uint8_t>(Kind::one_time);
     detail::Savepoint sp(ctx_);
     for (const auto& opk : keys) {
       const auto id = detail::le32(opk.id);
@@ -93,7 +98,7 @@ Result<void> ProfilePreKeyStore::add_one_time_prekeys(
 
 Result<bool> ProfilePreKeyStore::remove_signed_prekey(std::uint32_t id) {
   return detail::guarded([&]() -> Result<bool> {
-    const std::uint8_t k = static_cast<std::uint8_t>(Kind::signed_prekey);
+    const auto k = static_cast<std::uint8_t>(Kind::signed_prekey);
     const auto key = ctx_.row_key(Table::prekeys, {{&k, 1}, detail::le32(id)});
     auto q = ctx_.query("DELETE FROM prekeys WHERE key = ?");
     q->bind(1, key).run();
@@ -103,7 +108,7 @@ Result<bool> ProfilePreKeyStore::remove_signed_prekey(std::uint32_t id) {
 
 Result<std::vector<std::uint32_t>> ProfilePreKeyStore::ids(Kind kind) {
   return detail::guarded([&]() -> Result<std::vector<std::uint32_t>> {
-    const std::uint8_t k = static_cast<std::uint8_t>(kind);
+    const auto k = static_cast<std::uint8_t>(kind);
     std::vector<std::uint32_t> out;
     auto q = ctx_.query("SELECT key, value FROM prekeys WHERE kind = ?");
     q->bind(1, std::int64_t{k});
@@ -144,7 +149,7 @@ Result<std::size_t> ProfilePreKeyStore::one_time_prekey_count() {
 
 std::optional<protocol::SignedPreKey> ProfilePreKeyStore::load_signed_prekey(std::uint32_t id) {
   auto r = detail::guarded([&]() -> Result<std::optional<protocol::SignedPreKey>> {
-    const std::uint8_t k = static_cast<std::uint8_t>(Kind::signed_prekey);
+    const auto k = static_cast<std::uint8_t>(Kind::signed_prekey);
     const auto key = ctx_.row_key(Table::prekeys, {{&k, 1}, detail::le32(id)});
     auto q = ctx_.query("SELECT value FROM prekeys WHERE key = ?");
     q->bind(1, key);
@@ -175,7 +180,7 @@ std::optional<protocol::SignedPreKey> ProfilePreKeyStore::load_signed_prekey(std
 
 std::optional<protocol::OneTimePreKey> ProfilePreKeyStore::load_one_time_prekey(std::uint32_t id) {
   auto r = detail::guarded([&]() -> Result<std::optional<protocol::OneTimePreKey>> {
-    const std::uint8_t k = static_cast<std::uint8_t>(Kind::one_time);
+    const auto k = static_cast<std::uint8_t>(Kind::one_time);
     const auto key = ctx_.row_key(Table::prekeys, {{&k, 1}, detail::le32(id)});
     auto q = ctx_.query("SELECT value FROM prekeys WHERE key = ?");
     q->bind(1, key);
@@ -205,7 +210,7 @@ std::optional<protocol::OneTimePreKey> ProfilePreKeyStore::load_one_time_prekey(
 
 void ProfilePreKeyStore::remove_one_time_prekey(std::uint32_t id) {
   or_throw(detail::guarded([&]() -> Result<void> {
-             const std::uint8_t k = static_cast<std::uint8_t>(Kind::one_time);
+             const auto k = static_cast<std::uint8_t>(Kind::one_time);
              const auto key = ctx_.row_key(Table::prekeys, {{&k, 1}, detail::le32(id)});
              auto q = ctx_.query("DELETE FROM prekeys WHERE key = ?");
              q->bind(1, key).run();

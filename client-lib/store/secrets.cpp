@@ -27,7 +27,7 @@ Result<void> Secrets::put_kind(Kind kind, std::string_view name, crypto::ByteVie
     return errc::invalid_argument;
   }
   return detail::guarded([&]() -> Result<void> {
-    const std::uint8_t k = static_cast<std::uint8_t>(kind);
+    const auto k = static_cast<std::uint8_t>(kind);
     const auto key = ctx_.row_key(Table::secrets, {{&k, 1}, crypto::as_bytes(name)});
     auto plain = detail::RecordWriter(record_version, name.size() + value.size() + 16)
                      .text(name)
@@ -45,7 +45,7 @@ Result<std::optional<crypto::WipedBytes>> Secrets::get_kind(Kind kind, std::stri
     return errc::invalid_argument;
   }
   return detail::guarded([&]() -> Result<std::optional<crypto::WipedBytes>> {
-    const std::uint8_t k = static_cast<std::uint8_t>(kind);
+    const auto k = static_cast<std::uint8_t>(kind);
     const auto key = ctx_.row_key(Table::secrets, {{&k, 1}, crypto::as_bytes(name)});
     auto q = ctx_.query("SELECT value FROM secrets WHERE key = ?");
     q->bind(1, key);
@@ -76,7 +76,7 @@ Result<bool> Secrets::remove_kind(Kind kind, std::string_view name) {
     return errc::invalid_argument;
   }
   return detail::guarded([&]() -> Result<bool> {
-    const std::uint8_t k = static_cast<std::uint8_t>(kind);
+    const auto k = static_cast<std::uint8_t>(kind);
     const auto key = ctx_.row_key(Table::secrets, {{&k, 1}, crypto::as_bytes(name)});
     auto q = ctx_.query("DELETE FROM secrets WHERE key = ?");
     q->bind(1, key).run();
@@ -222,7 +222,7 @@ Result<bool> Secrets::remove_setting(std::string_view name) {
 
 Result<std::vector<std::pair<std::string, std::string>>> Secrets::settings() {
   return detail::guarded([&]() -> Result<std::vector<std::pair<std::string, std::string>>> {
-    const std::uint8_t k = static_cast<std::uint8_t>(Kind::setting);
+    const auto k = static_cast<std::uint8_t>(Kind::setting);
     std::vector<std::pair<std::string, std::string>> out;
     auto q = ctx_.query("SELECT key, value FROM secrets WHERE kind = ?");
     q->bind(1, std::int64_t{k});

@@ -69,111 +69,111 @@ std::vector<std::pair<std::string, crypto::Bytes>> snapshot(const std::filesyste
 
 }  // namespace
 
-TEST_SUITE("store.raw_bytes") {
-  TEST_CASE(
-      "no plaintext marker and no key in profile.db, -wal or -shm, before and after checkpoints") {
-    FileParty alice("alice", 31);
-    FileParty contact(std::string(contact_id), 32);
-    auto& p = *alice.profile;
+TEST_SUITE_BEGIN("store.raw_bytes");
+TEST_CASE(
+    "no plaintext marker and no key in profile.db, -wal or -shm, before and after checkpoints") {
+  FileParty alice("alice", 31);
+  FileParty contact(std::string(contact_id), 32);
+  auto& p = *alice.profile;
 
-    // Content with markers, in every area.
-    REQUIRE(alice.cipher->start_session(contact.address, contact.bundle()));
-    REQUIRE(alice.cipher->encrypt(contact.address, bytes_of(message_text)));
-    crypto::SeededRng keys(33);
-    const auto account_key = crypto::SigningKeyPair::generate(keys);
-    REQUIRE(p.secrets().save_account_key(account_key));
-    REQUIRE(p.secrets().save_own_account({"acct-alice", 1, store::AccountRole::staff}));
-    REQUIRE(p.secrets().save_relay({std::string(relay_address), "pin"}));
-    REQUIRE(p.secrets().set_setting("note", setting_value));
-    store::Contact c;
-    c.account_id = contact_id;
-    c.display_name = display_name;
-    c.devices.push_back({1, contact.identity->public_key()});
-    REQUIRE(p.contacts().upsert(c));
-    REQUIRE(p.messages().append({std::string(message_id),
-                                 std::string(contact_id),
-                                 {std::string(contact_id), 1},
-                                 store::Direction::incoming,
-                                 std::string(message_text),
-                                 1,
-                                 2,
-                                 store::DeliveryStatus::delivered}));
-    REQUIRE(p.messages().append({std::string(message_id),
-                                 std::string(contact_id),
-                                 {"acct-alice", 1},
-                                 store::Direction::outgoing,
-                                 std::string(message_text),
-                                 3,
-                                 3,
-                                 store::DeliveryStatus::pending}));
-    crypto::Bytes send_request = bytes_of(contact_id);
-    crypto::append(send_request, bytes_of(message_text));
-    REQUIRE(p.outbox().add(message_id, send_request, 3));
-    REQUIRE(protocol::create_sender_key(p.sender_keys(), bytes_of(group_id), alice.address,
-                                        alice.fixture.rng));
+  // Content with markers, in every area.
+  REQUIRE(alice.cipher->start_session(contact.address, contact.bundle()));
+  REQUIRE(alice.cipher->encrypt(contact.address, bytes_of(message_text)));
+  crypto::SeededRng keys(33);
+  const auto account_key = crypto::SigningKeyPair::generate(keys);
+  REQUIRE(p.secrets().save_account_key(account_key));
+  REQUIRE(p.secrets().save_own_account({"acct-alice", 1, store::AccountRole::staff}));
+  REQUIRE(p.secrets().save_relay({std::string(relay_address), "pin"}));
+  REQUIRE(p.secrets().set_setting("note", setting_value));
+  store::Contact c;
+  c.account_id = contact_id;
+  c.display_name = display_name;
+  c.devices.push_back({1, contact.identity->public_key()});
+  REQUIRE(p.contacts().upsert(c));
+  REQUIRE(p.messages().append({std::string(message_id),
+                               std::string(contact_id),
+                               {std::string(contact_id), 1},
+                               store::Direction::incoming,
+                               std::string(message_text),
+                               1,
+                               2,
+                               store::DeliveryStatus::delivered}));
+  REQUIRE(p.messages().append({std::string(message_id),
+                               std::string(contact_id),
+                               {"acct-alice", 1},
+                               store::Direction::outgoing,
+                               std::string(message_text),
+                               3,
+                               3,
+                               store::DeliveryStatus::pending}));
+  crypto::Bytes send_request = bytes_of(contact_id);
+  crypto::append(send_request, bytes_of(message_text));
+  REQUIRE(p.outbox().add(message_id, send_request, 3));
+  REQUIRE(protocol::create_sender_key(p.sender_keys(), bytes_of(group_id), alice.address,
+                                      alice.fixture.rng));
 
-    std::vector<Needle> needles;
-    for (const auto marker : {message_text, display_name, contact_id, message_id, relay_address,
-                              group_id, setting_value}) {
-      needles.push_back({std::string(marker), bytes_of(marker)});
-    }
-    needles.push_back({"passphrase", bytes_of(test::test_passphrase)});
-    const auto identity_secret = alice.identity->serialise_secret();
-    add_secret(needles, "identity signing seed", identity_secret.view().first(32));
-    add_secret(needles, "identity dh secret", identity_secret.view().subspan(64, 32));
-    add_secret(needles, "account key seed", account_key.secret_key().secret_bytes().first(32));
-    add_secret(needles, "signed prekey", alice.signed_prekey->key.secret_key().secret_bytes());
-    add_secret(needles, "one-time prekey", alice.one_time.at(1).key.secret_key().secret_bytes());
-    {
-      auto state_bytes = p.sessions().load_session(contact.address);
-      REQUIRE(state_bytes);
-      v1::SessionState state;
-      protocol::WipeOnExit<v1::SessionState> wipe(state);
-      REQUIRE(protocol::parse_message(state, state_bytes->view()));
-      add_secret(needles, "session root key", bytes_of(state.ratchet().root_key()));
-      add_secret(needles, "session send chain key", bytes_of(state.ratchet().send_chain_key()));
-      add_secret(needles, "session dh secret", bytes_of(state.ratchet().dh_self_secret()));
-    }
+  std::vector<Needle> needles;
+  for (const auto marker : {message_text, display_name, contact_id, message_id, relay_address,
+                            group_id, setting_value}) {
+    needles.push_back({std::string(marker), bytes_of(marker)});
+  }
+  needles.push_back({"passphrase", bytes_of(test::test_passphrase)});
+  const auto identity_secret = alice.identity->serialise_secret();
+  add_secret(needles, "identity signing seed", identity_secret.view().first(32));
+  add_secret(needles, "identity dh secret", identity_secret.view().subspan(64, 32));
+  add_secret(needles, "account key seed", account_key.secret_key().secret_bytes().first(32));
+  add_secret(needles, "signed prekey", alice.signed_prekey->key.secret_key().secret_bytes());
+  add_secret(needles, "one-time prekey", alice.one_time.at(1).key.secret_key().secret_bytes());
+  {
+    auto state_bytes = p.sessions().load_session(contact.address);
+    REQUIRE(state_bytes);
+    v1::SessionState state;
+    protocol::WipeOnExit<v1::SessionState> wipe(state);
+    REQUIRE(protocol::parse_message(state, state_bytes->view()));
+    add_secret(needles, "session root key", bytes_of(state.ratchet().root_key()));
+    add_secret(needles, "session send chain key", bytes_of(state.ratchet().send_chain_key()));
+    add_secret(needles, "session dh secret", bytes_of(state.ratchet().dh_self_secret()));
+  }
 
-    std::vector<std::pair<std::string, std::vector<std::pair<std::string, crypto::Bytes>>>> snaps;
-    snaps.emplace_back("open, before checkpoint", snapshot(alice.fixture.file()));
-    REQUIRE(p.checkpoint());
-    snaps.emplace_back("open, after checkpoint", snapshot(alice.fixture.file()));
-    alice.cipher.reset();
-    alice.profile.reset();
-    snaps.emplace_back("closed", snapshot(alice.fixture.file()));
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, crypto::Bytes>>>> snaps;
+  snaps.emplace_back("open, before checkpoint", snapshot(alice.fixture.file()));
+  REQUIRE(p.checkpoint());
+  snaps.emplace_back("open, after checkpoint", snapshot(alice.fixture.file()));
+  alice.cipher.reset();
+  alice.profile.reset();
+  snaps.emplace_back("closed", snapshot(alice.fixture.file()));
 
-    // The store key, from the header with the passphrase, as an attacker who knew it would.
-    crypto::Bytes header_blob;
-    {
-      RawDb raw(alice.fixture.file());
-      header_blob = raw.blobs("header", "wrapped_key").at(0);
-      const auto wrapped = crypto::WrappedKey::parse(header_blob);
-      REQUIRE(wrapped);
-      const auto store_key = crypto::unwrap_key(*wrapped, test::test_passphrase);
-      REQUIRE(store_key);
-      add_secret(needles, "store key", store_key->secret_bytes());
-    }
+  // The store key, from the header with the passphrase, as an attacker who knew it would.
+  crypto::Bytes header_blob;
+  {
+    RawDb raw(alice.fixture.file());
+    header_blob = raw.blobs("header", "wrapped_key").at(0);
+    const auto wrapped = crypto::WrappedKey::parse(header_blob);
+    REQUIRE(wrapped);
+    const auto store_key = crypto::unwrap_key(*wrapped, test::test_passphrase);
+    REQUIRE(store_key);
+    add_secret(needles, "store key", store_key->secret_bytes());
+  }
 
-    // The search itself works: the file is SQLite, the one plaintext row (the wrapped key) is
-    // found, and the WAL held the writes before the checkpoint.
-    const auto& before = snaps.at(0).second;
-    CHECK(contains(before.at(0).second, bytes_of("SQLite format 3")));
-    CHECK(contains(snaps.at(2).second.at(0).second, header_blob));
-    const auto wal = std::find_if(before.begin(), before.end(),
-                                  [](const auto& f) { return f.first == "profile.db-wal"; });
-    REQUIRE(wal != before.end());
-    CHECK(wal->second.size() > 4096);
+  // The search itself works: the file is SQLite, the one plaintext row (the wrapped key) is
+  // found, and the WAL held the writes before the checkpoint.
+  const auto& before = snaps.at(0).second;
+  CHECK(contains(before.at(0).second, bytes_of("SQLite format 3")));
+  CHECK(contains(snaps.at(2).second.at(0).second, header_blob));
+  const auto wal = std::find_if(before.begin(), before.end(),
+                                [](const auto& f) { return f.first == "profile.db-wal"; });
+  REQUIRE(wal != before.end());
+  CHECK(wal->second.size() > 4096);
 
-    for (const auto& [when, files] : snaps) {
-      for (const auto& [name, bytes] : files) {
-        for (const auto& needle : needles) {
-          CAPTURE(when);
-          CAPTURE(name);
-          CAPTURE(needle.what);
-          CHECK_FALSE(contains(bytes, needle.bytes));
-        }
+  for (const auto& [when, files] : snaps) {
+    for (const auto& [name, bytes] : files) {
+      for (const auto& needle : needles) {
+        CAPTURE(when);
+        CAPTURE(name);
+        CAPTURE(needle.what);
+        CHECK_FALSE(contains(bytes, needle.bytes));
       }
     }
   }
 }
+TEST_SUITE_END();

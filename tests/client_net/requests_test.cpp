@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -234,4 +235,35 @@ TEST_CASE("blocking calls inside a callback return wrong_thread; async_call work
   REQUIRE(events.wait_for([&] { return async_answered; }));
   CHECK(events.read([&] { return blocking_call; }) == errc::wrong_thread);
   CHECK(events.read([&] { return blocking_connect; }) == errc::wrong_thread);
+}
+
+TEST_CASE("a frame from the relay over max_frame_bytes drops the connection (1009)") {
+  const test::Watchdog watchdog;
+  TestRelay relay;
+  TestAccount a(71, relay.invite(store::Role::staff));
+  TestAccount b(72, relay.invite(store::Role::staff));
+  test::register_account(relay, b);
+  Recorder recorder;
+  auto options = test::test_options();
+  options.max_frame_bytes = 4096;
+  options.min_backoff = 10s;  // one drop is enough to look at
+  options.max_backoff = 10s;
+  RelayConnection receiver(relay.endpoint(), test::handlers_for(a, recorder), options);
+  REQUIRE(receiver.connect().has_value());
+
+  Recorder b_recorder;
+  RelayConnection sender(relay.endpoint(), test::handlers_for(b, b_recorder), test::test_options());
+  REQUIRE(sender.connect().has_value());
+  const auto sent = sender.call(test::send_frame(a.account_id(), std::string(8192, 'x'), 1), 5s);
+  REQUIRE(sent.has_value());
+  REQUIRE(sent->has_sent());
+
+  REQUIRE(recorder.wait_state(ConnectionState::backing_off));
+  const auto states = recorder.states();
+  const auto it = std::find_if(states.begin(), states.end(), [](const StateChange& c) {
+    return c.state == ConnectionState::backing_off;
+  });
+  REQUIRE(it != states.end());
+  CHECK(it->error == errc::connection_lost);
+  CHECK(test::delivered(recorder.pushes()).empty());
 }

@@ -494,7 +494,9 @@ TEST_CASE("distributions are validated and a bad one changes nothing") {
        variant([&](auto& x) { x.set_signing_key(identity_point.data(), identity_point.size()); })},
       {"garbage", text("\xff\xff\xff")},
   };
-  for (const auto& [what, bytes] : bad) {
+  for (const auto& entry : bad) {
+    const auto& what = entry.first;  // not a structured binding: clang 14 cannot capture those
+    const auto& bytes = entry.second;
     CAPTURE(what);
     CHECK(protocol::process_distribution(g.bob_store, g.id, alice, bytes).error() ==
           errc::malformed_message);

@@ -165,8 +165,11 @@ TEST_CASE(
   REQUIRE(wal != before.end());
   CHECK(wal->second.size() > 4096);
 
-  for (const auto& [when, files] : snaps) {
-    for (const auto& [name, bytes] : files) {
+  for (const auto& snap : snaps) {
+    const auto& when = snap.first;  // not structured bindings: clang 14 cannot capture those
+    for (const auto& file : snap.second) {
+      const auto& name = file.first;
+      const auto& bytes = file.second;
       for (const auto& needle : needles) {
         CAPTURE(when);
         CAPTURE(name);

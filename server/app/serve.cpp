@@ -61,6 +61,7 @@ int serve(const Config& config) {
   options.max_frame_bytes = config.limits.max_frame_bytes;
   options.handshake_timeout = config.limits.handshake_timeout;
   options.idle_timeout = config.limits.idle_timeout;
+  options.auth_timeout = config.limits.auth_timeout;
   options.max_outgoing_frames = config.limits.max_outgoing_frames;
   options.max_outgoing_bytes = config.limits.max_outgoing_bytes;
   options.max_connections = config.max_connections;

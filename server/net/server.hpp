@@ -30,6 +30,8 @@ struct ServerOptions {
   std::size_t max_frame_bytes = 1024 * 1024;   // one WebSocket message; larger closes with 1009
   std::chrono::seconds handshake_timeout{10};  // TLS + first HTTP request; then WS handshake
   std::chrono::seconds idle_timeout{120};      // nothing received: ping at half, close at full
+  // From the WebSocket handshake to a handler that reports authenticated(); then 1008.
+  std::chrono::seconds auth_timeout{30};
   std::size_t max_outgoing_frames = 1024;      // per connection; Connection::send refuses beyond
   std::size_t max_outgoing_bytes = 8 * 1024 * 1024;  // per connection, frames queued or in flight
   std::size_t max_http_header_bytes = 8 * 1024;

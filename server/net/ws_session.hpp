@@ -159,6 +159,20 @@ boost::asio::awaitable<void> read_loop(std::shared_ptr<S> s) {
   }
 }
 
+// Closes the connection with 1008 if its handler is still unauthenticated at auth_timeout. Holds
+// the session only weakly, so a connection that ends earlier is freed at once.
+template <class S>
+boost::asio::awaitable<void> auth_deadline(std::weak_ptr<S> weak, std::chrono::seconds timeout) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  timer.expires_after(timeout);
+  co_await timer.async_wait(use_tuple);
+  if (const auto s = weak.lock()) {
+    if (s->handler && !s->read_done && !s->handler->authenticated()) {
+      s->connection->close(relay::CloseReason::policy_violation);
+    }
+  }
+}
+
 // Creates the WsConnection, asks the factory for a handler, starts the writer and reads until the
 // connection ends. The caller then sets read_done, wakes the writer and calls loop_finished().
 template <class S>
@@ -179,6 +193,10 @@ boost::asio::awaitable<void> run_websocket(std::shared_ptr<S> s) {
     } catch (...) {
       s->connection->close(relay::CloseReason::internal_error);
     }
+  }
+  if (s->handler && !s->handler->authenticated()) {
+    boost::asio::co_spawn(s->ws.get_executor(), auth_deadline(std::weak_ptr<S>(s), options.auth_timeout),
+                          boost::asio::detached);
   }
   ++s->loops_running;
   boost::asio::co_spawn(s->ws.get_executor(), write_loop(s), boost::asio::detached);

@@ -57,6 +57,9 @@ public:
   virtual void on_frame(std::span<const std::uint8_t> frame) = 0;
   // The connection is gone (closed by either side or failed); no more callbacks follow.
   virtual void on_closed() = 0;
+  // Whether the peer has proved who it is. The network layer closes a connection with
+  // policy_violation (1008) that is still unauthenticated at ServerOptions::auth_timeout.
+  [[nodiscard]] virtual bool authenticated() const { return true; }
 };
 
 // The relay as the network layer sees it.

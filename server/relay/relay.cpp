@@ -14,6 +14,7 @@ public:
   explicit Handler(std::shared_ptr<Session> session) : session_(std::move(session)) {}
   void on_frame(std::span<const std::uint8_t> frame) override { session_->on_frame(frame); }
   void on_closed() override { session_->on_closed(); }
+  [[nodiscard]] bool authenticated() const override { return session_->is_authenticated(); }
 
 private:
   std::shared_ptr<Session> session_;

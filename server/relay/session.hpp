@@ -42,6 +42,8 @@ public:
   void replaced();
 
   [[nodiscard]] std::uint64_t connection_id() const noexcept { return connection_id_; }
+  // On the connection's strand.
+  [[nodiscard]] bool is_authenticated() const noexcept { return state_ == State::authenticated; }
 
 private:
   enum class State { await_hello, await_auth, authenticated, closed };

@@ -134,6 +134,7 @@ public:
   void on_closed() override {
     factory_.events.update([&] { ++factory_.closed[id_]; });
   }
+  [[nodiscard]] bool authenticated() const override { return factory_.authenticated.load(); }
 
 private:
   TestFactory& factory_;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -110,6 +111,7 @@ public:
 
   OnFrame on_frame = &TestFactory::echo;  // set before the server runs
   bool refuse = false;
+  std::atomic<bool> authenticated{true};  // what every handler reports
 
   [[nodiscard]] std::unique_ptr<relay::FrameHandler> accept(
       std::shared_ptr<relay::Connection> connection, const relay::ConnectionInfo& info) override;

@@ -313,6 +313,33 @@ TEST_CASE("a WebSocket peer that answers nothing, not even pings, is dropped at 
   CHECK(eventually([&] { return server.server().connection_count() == 0; }));
 }
 
+TEST_CASE("a connection still unauthenticated at auth_timeout is closed with 1008, even if it talks") {
+  const Watchdog watchdog;
+  TestFactory factory;
+  factory.authenticated = false;
+  TestServer server(factory, [](ServerOptions& o) { o.auth_timeout = std::chrono::seconds(1); });
+  WsClient chatty(server.port(), test_pin());
+  chatty.send("hello");
+  CHECK(chatty.read() == "hello");
+  std::optional<std::string> next;
+  do {  // keeps reading (and so answering pings) until the relay closes
+    next = chatty.read();
+  } while (next.has_value());
+  CHECK(chatty.close_code() == 1008);
+}
+
+TEST_CASE("an authenticated connection is not touched by auth_timeout") {
+  const Watchdog watchdog;
+  TestFactory factory;
+  TestServer server(factory, [](ServerOptions& o) { o.auth_timeout = std::chrono::seconds(1); });
+  WsClient client(server.port(), test_pin());
+  client.send("one");
+  CHECK(client.read() == "one");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the deadline on purpose
+  client.send("two");
+  CHECK(client.read() == "two");
+}
+
 TEST_CASE("max_connections: beyond it an accepted socket is closed at once") {
   const Watchdog watchdog;
   TestFactory factory;

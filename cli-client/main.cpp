@@ -3,10 +3,14 @@
 #include "cli-client/commands.hpp"
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/stubs/logging.h>
 
 #include <iostream>
 
 int main(int argc, char** argv) {
+  // protobuf would print a line for every malformed string field a contact sends; the client
+  // reports such messages itself.
+  google::protobuf::SetLogHandler(nullptr);
   CLI::App app{"lotse: end-to-end encrypted messaging for counselling and social work.\n"
                "The passphrase is asked for on the terminal; scripts may set LOTSE_PASSPHRASE "
                "instead (less safe: other processes of your user can read the environment)."};

@@ -11,6 +11,7 @@
 #include "relay/limits.hpp"
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/stubs/logging.h>
 
 #include <cstdio>
 #include <iostream>
@@ -81,6 +82,9 @@ lotse::store::Role parse_role(const std::string& role) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // protobuf prints a free-form line for every string field that is not UTF-8; standard error is
+  // the relay's structured log (one JSON object per line), and the client gets BAD_REQUEST anyway.
+  google::protobuf::SetLogHandler(nullptr);
   CLI::App app{"lotse-relay: the self-hosted relay of the Lotse messenger. It forwards end-to-end "
                "encrypted messages and stores nothing it can read."};
   app.require_subcommand(1);

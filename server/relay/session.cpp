@@ -394,6 +394,9 @@ void Session::on_register(const v1::ClientFrame& frame) {
   };
   const auto now = relay_.clock().now_ms();
   auto signing_key = blob_of(identity.signing_key());
+  // Copied before the call: the order in which the two lambdas below are built (one moves
+  // `account`) is unspecified, and clang builds the first one first.
+  auto public_id = account.public_id;
   submit<Outcome>(
       id,
       [account = std::move(account), token_hash, now](store::RelayStore& store) mutable {
@@ -437,7 +440,7 @@ void Session::on_register(const v1::ClientFrame& frame) {
         out.prekeys = store.one_time_prekey_count(d->id);
         return out;
       },
-      [this, id, public_id = account.public_id, signing_key = std::move(signing_key)](Outcome out) mutable {
+      [this, id, public_id = std::move(public_id), signing_key = std::move(signing_key)](Outcome out) mutable {
         if (out.handle == Outcome::HandleProblem::client) {
           reply_error(id, v1::BAD_REQUEST,
                       "Client accounts have no handle on the relay; share your name end to end.");

@@ -10,6 +10,9 @@
 
 #include "support/relay_harness.hpp"
 
+#include <google/protobuf/stubs/logging.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -22,8 +25,11 @@ struct World {
   std::unique_ptr<test::Client> staff;
   World() {
     relay::log::set_min_level(relay::log::Level::error);
+    google::protobuf::SetLogHandler(nullptr);  // one line per non-UTF-8 string field otherwise
     staff = std::make_unique<test::Client>(relay, 1);
-    if (!staff->register_with(relay.invite(store::Role::staff)).has_registered()) {
+    const auto registered = staff->register_with(relay.invite(store::Role::staff));
+    if (!registered.has_registered() || staff->device.account_id.empty()) {
+      std::fprintf(stderr, "registration failed: %s\n", registered.DebugString().c_str());
       std::abort();
     }
     staff->conn->disconnect();
@@ -51,7 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (logged_in) {
     c.device.account_id = w.staff->device.account_id;
-    if (!c.login().has_logged_in()) {
+    const auto answer = c.login();
+    if (!answer.has_logged_in()) {
+      std::fprintf(stderr, "login refused for \"%s\": %s\n", c.device.account_id.c_str(), answer.DebugString().c_str());
       std::abort();
     }
   }

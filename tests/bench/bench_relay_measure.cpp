@@ -32,7 +32,7 @@ void emit_cpu(const std::string& prefix, const Interval& i, bool relay) {
   emit(prefix + "_server_cpu_cores", i.seconds > 0 ? (i.io_cpu + i.db_cpu) / i.seconds : 0,
        "cores busy in the server");
   emit(prefix + "_server_waiting_for_cpu", i.seconds > 0 ? (i.io_wait + i.db_wait) / i.seconds : 0,
-       "server threads runnable but not running (average; other load on the machine)");
+       "server threads runnable, not running (average; other processes, load generator)");
   if (relay && i.seconds > 0) {
     emit(prefix + "_db_thread_waiting_for_cpu", i.db_wait / i.seconds,
          "share of wall time the database thread was runnable but not running");

@@ -549,10 +549,10 @@ int run(Settings settings) {
     const auto relay_idle = idle_memory(
         "relay", relay.port(), pin, settings.idle_first(), settings.idle_connections,
         settings.client_threads, [&] { return relay.relay().online_devices(); },
-        [&] { relay.executor().flush(); });
+        [&] { relay.executor().flush(); }, config.auth_timeout + 1s);
     const auto echo_idle = idle_memory(
         "echo", echo.port(), pin, 0, settings.idle_connections, settings.client_threads,
-        [&] { return echo.sessions(); }, [] {});
+        [&] { return echo.sessions(); }, [] {}, 0ms);
     const std::string how = "bytes per connection (relay process; clients in a child process)";
     emit("idle_connections", static_cast<double>(relay_idle.connections), "authenticated, idle");
     emit("idle_connection_heap", relay_idle.heap_per_connection, "heap " + how);

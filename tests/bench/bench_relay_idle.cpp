@@ -19,6 +19,7 @@
 #include <iostream>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -167,7 +168,7 @@ int idle_child(const std::vector<std::string>& args) {
 IdleResult idle_memory(const std::string& mode, std::uint16_t port, const Pin& pin,
                        std::size_t first, std::size_t count, unsigned client_threads,
                        const std::function<std::size_t()>& live,
-                       const std::function<void()>& settle) {
+                       const std::function<void()>& settle, std::chrono::milliseconds quiet) {
   if (!wait_until([&] { return live() == 0; }, 30s)) {
     std::cerr << "bench_relay: earlier connections still open\n";
   }
@@ -192,6 +193,7 @@ IdleResult idle_memory(const std::string& mode, std::uint16_t port, const Pin& p
   if (!wait_until([&] { return live() == result.connections; }, 60s)) {
     std::cerr << "bench_relay: server sees " << live() << " of " << result.connections << "\n";
   }
+  std::this_thread::sleep_for(quiet);
   settle();
   const auto heap_after = heap_in_use_bytes();
   const auto rss_after = rss_bytes();

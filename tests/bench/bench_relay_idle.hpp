@@ -8,6 +8,7 @@
 // says "ready OK FAILED" and holds them until its standard input closes.
 #include "bench_relay_lanes.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -23,12 +24,13 @@ struct IdleResult {
 };
 
 // Heap in use (glibc mallinfo2, all arenas) and RSS of this process before the child connects and
-// once `live()` (the server's own count) reaches the connections the child made and `settle()`
-// (the server's background work) returned; the growth divided by the connections.
+// once `live()` (the server's own count) reaches the connections the child made, `quiet` has
+// passed (timers that run for a while after a connect) and `settle()` (the server's background
+// work) returned; the growth divided by the connections.
 IdleResult idle_memory(const std::string& mode, std::uint16_t port, const Pin& pin,
                        std::size_t first, std::size_t count, unsigned client_threads,
                        const std::function<std::size_t()>& live,
-                       const std::function<void()>& settle);
+                       const std::function<void()>& settle, std::chrono::milliseconds quiet);
 
 // The child's side: args are MODE PORT PIN_HEX FIRST COUNT THREADS (after --idle-child).
 int idle_child(const std::vector<std::string>& args);

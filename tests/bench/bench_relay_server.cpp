@@ -8,8 +8,9 @@
 
 namespace lotse::bench {
 
-relay::Limits bench_limits() {
+relay::Limits bench_limits(std::chrono::seconds auth_timeout) {
   relay::Limits limits;
+  limits.auth_timeout = auth_timeout;
   // Per-account and per-connection token buckets out of the way: the bench measures capacity.
   limits.messages_per_second = 1e12;
   limits.message_burst = 1e12;
@@ -34,7 +35,7 @@ RelayUnderTest::RelayUnderTest(const RelayConfig& settings,
   threads_.db = ThreadGroup::started_since(before);
   before = thread_ids();
   relay_ = std::make_unique<relay::Relay>(*executor_, relay::RelayIdentity{"localhost", 0, pin},
-                                          bench_limits(), clock_);
+                                          bench_limits(settings.auth_timeout), clock_);
   net::ServerOptions options;
   options.listen_host = "127.0.0.1";
   options.listen_port = 0;
@@ -42,6 +43,7 @@ RelayUnderTest::RelayUnderTest(const RelayConfig& settings,
   options.cert_file = certificate.certificate;
   options.key_file = certificate.private_key;
   options.max_connections = settings.max_connections;
+  options.auth_timeout = settings.auth_timeout;
   server_ = std::make_unique<net::Server>(options, *relay_);
   thread_ = std::thread([this] { server_->run(); });
   // run() starts the other I/O threads itself.

@@ -16,6 +16,7 @@
 #include "store/executor.hpp"
 #include "store/relay_store.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -30,12 +31,16 @@ struct RelayConfig {
   std::size_t accounts = 0;          // account_id(0 .. accounts-1) exist
   unsigned relay_threads = 2;
   std::size_t max_connections = 10'000;
+  // Short, so that the network layer's per-connection auth deadline (a timer and a coroutine that
+  // live for auth_timeout after the connect, authenticated or not) is over when idle memory is
+  // measured: the figure is the steady state of an idle connection.
+  std::chrono::seconds auth_timeout{3};
 };
 
 // relay::Limits as configured, except that the per-account and per-connection rate limits, the
 // per-address connection limit and the queue bound are raised out of the way (the bench measures
 // capacity), and up to 4096 requests per connection may wait for the database (open loops).
-[[nodiscard]] relay::Limits bench_limits();
+[[nodiscard]] relay::Limits bench_limits(std::chrono::seconds auth_timeout);
 
 class RelayUnderTest {
 public:

@@ -28,6 +28,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -160,16 +162,27 @@ boost::asio::awaitable<void> read_loop(std::shared_ptr<S> s) {
 }
 
 // Closes the connection with 1008 if its handler is still unauthenticated at auth_timeout. Holds
-// the session only weakly, so a connection that ends earlier is freed at once.
+// the session only weakly and looks again every 250 ms, so it ends soon after the client has
+// authenticated, the connection has ended or the server is stopping (a timer left waiting for the
+// whole auth_timeout would keep the io_context, and so a graceful shutdown, alive that long).
 template <class S>
 boost::asio::awaitable<void> auth_deadline(std::weak_ptr<S> weak, std::chrono::seconds timeout) {
+  using clock = std::chrono::steady_clock;
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-  timer.expires_after(timeout);
-  co_await timer.async_wait(use_tuple);
-  if (const auto s = weak.lock()) {
-    if (s->handler && !s->read_done && !s->handler->authenticated()) {
-      s->connection->close(relay::CloseReason::policy_violation);
+  const auto deadline = clock::now() + timeout;
+  for (;;) {
+    {
+      const auto s = weak.lock();
+      if (!s || s->read_done || s->server.stopping() || !s->handler || s->handler->authenticated()) {
+        co_return;
+      }
+      if (clock::now() >= deadline) {
+        s->connection->close(relay::CloseReason::policy_violation);
+        co_return;
+      }
     }
+    timer.expires_after(std::min<clock::duration>(deadline - clock::now(), std::chrono::milliseconds(250)));
+    co_await timer.async_wait(use_tuple);
   }
 }
 
@@ -195,7 +208,8 @@ boost::asio::awaitable<void> run_websocket(std::shared_ptr<S> s) {
     }
   }
   if (s->handler && !s->handler->authenticated()) {
-    boost::asio::co_spawn(s->ws.get_executor(), auth_deadline(std::weak_ptr<S>(s), options.auth_timeout),
+    boost::asio::co_spawn(s->ws.get_executor(),
+                          auth_deadline(std::weak_ptr<S>(s), options.auth_timeout),
                           boost::asio::detached);
   }
   ++s->loops_running;

@@ -127,7 +127,11 @@ Result<std::optional<ConversationRow>> find_conversation(detail::Context& ctx,
 
 void write_conversation(detail::Context& ctx, const ConversationRow& c) {
   const auto plain = encode(c);
-  auto q = ctx.query("INSERT OR REPLACE INTO conversations (key, value) VALUES (?, ?)");
+  // An upsert: INSERT OR REPLACE would delete the old row first, and messages.conversation's
+  // ON DELETE CASCADE would then delete every message of the conversation with it.
+  auto q = ctx.query(
+      "INSERT INTO conversations (key, value) VALUES (?, ?) "
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   q->bind(1, c.key).bind(2, ctx.seal(Table::conversations, {c.key}, plain.view())).run();
 }
 

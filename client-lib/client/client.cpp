@@ -35,6 +35,12 @@ bool valid_handle(std::string_view h) {
          });
 }
 
+// The relay cannot be asked just now (not connected, or the connection broke): what the profile
+// holds will do.
+bool unreachable(const boost::system::error_code& ec) {
+  return ec == errc::offline || ec == errc::relay_unreachable || ec == errc::timed_out;
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) {
@@ -722,7 +728,7 @@ Result<std::string> Client::create_client_invite(std::chrono::seconds lifetime) 
 Result<std::vector<ContactView>> Client::contacts() {
   Impl& im = *impl_;
   if (im.connection) {
-    if (auto r = im.refresh_directory(); !r) {
+    if (auto r = im.refresh_directory(); !r && !unreachable(r.error())) {
       return r.error();
     }
   }
@@ -834,7 +840,8 @@ Result<SafetyNumberView> Client::safety_number(std::string_view contact) {
 Result<SafetyNumberView> Client::verify_confirm(std::string_view contact) {
   Impl& im = *impl_;
   if (im.connection) {
-    if (auto r = im.refresh_directory(); !r) {
+    // Unreachable: the keys the relay served last (a key change needs them, see below).
+    if (auto r = im.refresh_directory(); !r && !unreachable(r.error())) {
       return r.error();
     }
   }

@@ -164,6 +164,16 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
       }
     } else if (content->has_receipt()) {
       for (const auto& id : content->receipt().message_ids()) {
+        // A receipt can overtake the relay's answer to our Send (that answer was lost, and the
+        // resend's comes after the receipts queued meanwhile). The relay stored the message, so
+        // it is sent too: say so first, or message_sent would never be reported.
+        if (auto stored = profile.messages().find(self, id);
+            stored && *stored && (*stored)->message.status == store::DeliveryStatus::pending) {
+          Event e;
+          e.kind = Event::Kind::message_sent;
+          e.message.id = to_hex(id);
+          events.push_back(e);
+        }
         auto changed = profile.messages().set_status(self, id, store::DeliveryStatus::delivered);
         ok = ok && changed.has_value();
         if (changed && *changed) {

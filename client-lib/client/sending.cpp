@@ -7,6 +7,8 @@
 #include "protocol/prekeys.hpp"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 
 namespace lotse::client {
 namespace {
@@ -193,8 +195,23 @@ Result<MessageView> Client::Impl::send_content(std::string_view reference, const
     }
     frame = std::move(*prepared);
   }
-  auto answer = call(frame);
-  on_send_answer(content.message_id(), answer);
+  if (!connection || connection->state() != net_client::ConnectionState::online) {
+    return errc::offline;  // kept in the outbox: sent again after the next connect
+  }
+  // The answer is handled on the I/O thread, in order with what the relay pushes: the recipient's
+  // receipt comes after this answer, so message_delivered cannot be reported before
+  // message_sent (as it could if this thread handled the answer while that one took the receipt).
+  auto answered = std::make_shared<std::promise<Result<v1::ServerFrame>>>();
+  auto future = answered->get_future();
+  connection->async_call(frame, options.request_timeout,
+                         [this, id = content.message_id(), answered](Result<v1::ServerFrame> a) {
+                           if (!a) {
+                             a = user_error(a.error());
+                           }
+                           on_send_answer(id, a);
+                           answered->set_value(std::move(a));
+                         });
+  auto answer = future.get();
   if (!answer) {
     return answer.error();  // kept in the outbox: sent again after the next connect
   }

@@ -116,7 +116,8 @@ int cmd_chat(const Common& common, const std::string& contact, std::size_t histo
           if (m.conversation == peer->account_id) {
             print_above_prompt(to_line(m));
           } else {
-            print_above_prompt("(" + (m.from_name.empty() ? m.from : m.from_name) + " wrote to you; see `lotse inbox`)");
+            print_above_prompt("(" + (m.from_name.empty() ? m.from : m.from_name) +
+                               " wrote to you; see `lotse inbox`)");
           }
         }
       }

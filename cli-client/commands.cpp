@@ -150,14 +150,17 @@ int cmd_contacts(const Common& common) {
     } else {
       std::cout << (contact.name.empty() ? "(no name yet)" : contact.name) << "\t"
                 << client::to_string(contact.role) << "\t" << contact.account_id
-                << (contact.key_changed ? "\tSAFETY NUMBER CHANGED" : contact.verified ? "\tverified" : "")
+                << (contact.key_changed ? "\tSAFETY NUMBER CHANGED"
+                    : contact.verified  ? "\tverified"
+                                        : "")
                 << "\n";
     }
   }
   return 0;
 }
 
-int cmd_send(const Common& common, const std::string& contact, const std::vector<std::string>& words) {
+int cmd_send(const Common& common, const std::string& contact,
+             const std::vector<std::string>& words) {
   std::string text;
   if (words.empty()) {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -221,12 +224,9 @@ int cmd_verify(const Common& common, const std::string& contact, bool confirm) {
     return fail(n.error());
   }
   if (common.json) {
-    std::cout << nlohmann::json{{"contact", n->contact},
-                                {"name", n->name},
-                                {"safety_number", n->digits},
-                                {"qr", n->qr_payload},
-                                {"verified", n->verified},
-                                {"key_changed", n->key_changed}}
+    std::cout << nlohmann::json{{"contact", n->contact},      {"name", n->name},
+                                {"safety_number", n->digits}, {"qr", n->qr_payload},
+                                {"verified", n->verified},    {"key_changed", n->key_changed}}
                      .dump()
               << "\n";
     return 0;
@@ -234,9 +234,10 @@ int cmd_verify(const Common& common, const std::string& contact, bool confirm) {
   std::cout << "Safety number with " << (n->name.empty() ? n->contact : n->name) << ":\n\n  "
             << n->digits << "\n\nQR text: " << n->qr_payload << "\n\n";
   if (n->key_changed) {
-    std::cout << "The safety number has CHANGED since you last talked. Compare it with your contact "
-                 "in person or by phone, then run `lotse verify "
-              << contact << " --confirm`.\n";
+    std::cout
+        << "The safety number has CHANGED since you last talked. Compare it with your contact "
+           "in person or by phone, then run `lotse verify "
+        << contact << " --confirm`.\n";
   } else if (n->verified) {
     std::cout << "Verified.\n";
   } else {

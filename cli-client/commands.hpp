@@ -18,7 +18,8 @@ int cmd_init(const Common& common, const std::string& invite, const std::string&
 int cmd_whoami(const Common& common);
 int cmd_invite(const Common& common, std::chrono::seconds lifetime);
 int cmd_contacts(const Common& common);
-int cmd_send(const Common& common, const std::string& contact, const std::vector<std::string>& words);
+int cmd_send(const Common& common, const std::string& contact,
+             const std::vector<std::string>& words);
 int cmd_inbox(const Common& common, std::chrono::seconds wait);
 int cmd_chat(const Common& common, const std::string& contact, std::size_t history);
 int cmd_verify(const Common& common, const std::string& contact, bool confirm);

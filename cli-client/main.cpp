@@ -2,8 +2,8 @@
 // lotse: the Lotse command-line client. `lotse --help` lists the commands; each has --help.
 #include "cli-client/commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <google/protobuf/stubs/logging.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -11,9 +11,10 @@ int main(int argc, char** argv) {
   // protobuf would print a line for every malformed string field a contact sends; the client
   // reports such messages itself.
   google::protobuf::SetLogHandler(nullptr);
-  CLI::App app{"lotse: end-to-end encrypted messaging for counselling and social work.\n"
-               "The passphrase is asked for on the terminal; scripts may set LOTSE_PASSPHRASE "
-               "instead (less safe: other processes of your user can read the environment)."};
+  CLI::App app{
+      "lotse: end-to-end encrypted messaging for counselling and social work.\n"
+      "The passphrase is asked for on the terminal; scripts may set LOTSE_PASSPHRASE "
+      "instead (less safe: other processes of your user can read the environment)."};
   app.require_subcommand(1);
   lotse::cli::Common common;
   app.add_option("--profile", common.profile,
@@ -22,31 +23,38 @@ int main(int argc, char** argv) {
 
   std::string invite;
   std::string name;
-  auto* init = app.add_subcommand("init", "Create your identity and register with the relay an invite names");
+  auto* init = app.add_subcommand(
+      "init", "Create your identity and register with the relay an invite names");
   init->add_option("invite", invite, "The lotse:// invite line")->required();
-  init->add_option("--name", name,
-                   "Staff: your handle colleagues and clients see. Client: your name, shared end to "
-                   "end with your counsellor only")
+  init->add_option(
+          "--name", name,
+          "Staff: your handle colleagues and clients see. Client: your name, shared end to "
+          "end with your counsellor only")
       ->required();
 
-  auto* whoami = app.add_subcommand("whoami", "Your account id, role, relay and safety fingerprint");
+  auto* whoami =
+      app.add_subcommand("whoami", "Your account id, role, relay and safety fingerprint");
 
   std::string expires = "7d";
-  auto* invite_cmd = app.add_subcommand("invite", "(staff) Print a one-use client invite bound to you");
-  invite_cmd->add_option("--expires", expires, "Lifetime: 30m, 12h, 7d (default 7d)")->capture_default_str();
+  auto* invite_cmd =
+      app.add_subcommand("invite", "(staff) Print a one-use client invite bound to you");
+  invite_cmd->add_option("--expires", expires, "Lifetime: 30m, 12h, 7d (default 7d)")
+      ->capture_default_str();
 
   auto* contacts = app.add_subcommand("contacts", "Who you can write to");
 
   std::string contact;
   std::vector<std::string> words;
-  auto* send = app.add_subcommand("send", "Send a message (text from the arguments or standard input)");
+  auto* send =
+      app.add_subcommand("send", "Send a message (text from the arguments or standard input)");
   send->add_option("contact", contact, "Name, handle or account id")->required();
   send->add_option("text", words, "The message; omit to read standard input");
 
   unsigned wait = 0;
   auto* inbox = app.add_subcommand("inbox", "Receive and print new messages");
-  inbox->add_option("--wait", wait,
-                    "If there is nothing new, wait up to this many seconds for a message")
+  inbox
+      ->add_option("--wait", wait,
+                   "If there is nothing new, wait up to this many seconds for a message")
       ->capture_default_str();
 
   std::size_t history = 20;
@@ -55,7 +63,8 @@ int main(int argc, char** argv) {
   chat->add_option("--history", history, "Messages shown on entry")->capture_default_str();
 
   bool confirm = false;
-  auto* verify = app.add_subcommand("verify", "Show the safety number with a contact (and its QR text)");
+  auto* verify =
+      app.add_subcommand("verify", "Show the safety number with a contact (and its QR text)");
   verify->add_option("contact", contact, "Name, handle or account id")->required();
   verify->add_flag("--confirm", confirm, "You compared it: mark the contact verified");
 
@@ -80,7 +89,8 @@ int main(int argc, char** argv) {
     if (invite_cmd->parsed()) {
       std::int64_t seconds = 0;
       const char unit = expires.empty() ? 's' : expires.back();
-      const std::string digits = (unit >= '0' && unit <= '9') ? expires : expires.substr(0, expires.size() - 1);
+      const std::string digits =
+          (unit >= '0' && unit <= '9') ? expires : expires.substr(0, expires.size() - 1);
       try {
         seconds = std::stoll(digits);
       } catch (const std::exception&) {

@@ -111,11 +111,8 @@ nlohmann::json to_json(const client::MessageView& m) {
 
 nlohmann::json to_json(const client::ContactView& c) {
   return nlohmann::json{
-      {"account_id", c.account_id},
-      {"role", client::to_string(c.role)},
-      {"name", c.name},
-      {"verified", c.verified},
-      {"key_changed", c.key_changed},
+      {"account_id", c.account_id}, {"role", client::to_string(c.role)}, {"name", c.name},
+      {"verified", c.verified},     {"key_changed", c.key_changed},
   };
 }
 

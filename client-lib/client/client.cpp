@@ -5,9 +5,9 @@
 #include "client/content.hpp"
 
 #include "net/connection_error.hpp"
-#include "store/error.hpp"
 #include "protocol/prekeys.hpp"
 #include "protocol/safety_number.hpp"
+#include "store/error.hpp"
 #include "wire/invite_link.hpp"
 #include "wire/login_transcript.hpp"
 
@@ -55,8 +55,9 @@ void fill_device_keys(v1::DeviceKeys& out, const protocol::DeviceIdentity& ident
                       const crypto::SigningKeyPair& account_key) {
   const auto& pub = identity.public_key();
   pub.to_proto(*out.mutable_identity());
-  const auto cert = account_key.sign(wire::device_certificate_context,
-                                     wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
+  const auto cert =
+      account_key.sign(wire::device_certificate_context,
+                       wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
   out.set_device_certificate(cert.data(), cert.size);
 }
 
@@ -334,8 +335,9 @@ Result<std::vector<Event>> Client::Impl::apply_directory(const v1::Contacts& con
       c = **existing;
       bool key_changed = c.account_key && *c.account_key != checked->account_key;
       for (const auto& d : checked->devices) {
-        auto it = std::find_if(c.devices.begin(), c.devices.end(),
-                               [&](const store::ContactDevice& x) { return x.device_id == d.device_id; });
+        auto it =
+            std::find_if(c.devices.begin(), c.devices.end(),
+                         [&](const store::ContactDevice& x) { return x.device_id == d.device_id; });
         if (it == c.devices.end()) {
           if (!key_changed && c.devices.size() < store::max_contact_devices) {
             c.devices.push_back({d.device_id, d.identity});  // certified by the pinned account key
@@ -407,7 +409,8 @@ Result<std::optional<v1::ClientFrame>> Client::Impl::prepare_prekeys(std::uint32
   if (auto s = profile.secrets().setting(setting::next_prekey_id); s && *s) {
     (void)std::from_chars((*s)->data(), (*s)->data() + (*s)->size(), next);
   }
-  const auto count = options.one_time_prekeys - std::min<std::size_t>(remaining, options.one_time_prekeys);
+  const auto count =
+      options.one_time_prekeys - std::min<std::size_t>(remaining, options.one_time_prekeys);
   auto keys = protocol::OneTimePreKey::generate_batch(next, count, rng);
   auto tx = profile.begin();
   if (!tx) {
@@ -416,8 +419,8 @@ Result<std::optional<v1::ClientFrame>> Client::Impl::prepare_prekeys(std::uint32
   if (auto r = profile.prekeys().add_one_time_prekeys(keys); !r) {
     return user_error(r.error());
   }
-  if (auto r = profile.secrets().set_setting(setting::next_prekey_id,
-                                             std::to_string(next + static_cast<std::uint32_t>(count)));
+  if (auto r = profile.secrets().set_setting(
+          setting::next_prekey_id, std::to_string(next + static_cast<std::uint32_t>(count)));
       !r) {
     return user_error(r.error());
   }
@@ -460,11 +463,13 @@ Result<void> Client::Impl::replenish_prekeys(std::uint32_t remaining) {
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
-bool Client::exists(const std::filesystem::path& dir) { return store::Profile::exists(dir); }
+bool Client::exists(const std::filesystem::path& dir) {
+  return store::Profile::exists(dir);
+}
 
-Result<std::unique_ptr<Client>> Client::create(const std::filesystem::path& dir, std::string_view invite,
-                                               std::string_view name, std::string_view passphrase,
-                                               Options options) {
+Result<std::unique_ptr<Client>> Client::create(const std::filesystem::path& dir,
+                                               std::string_view invite, std::string_view name,
+                                               std::string_view passphrase, Options options) {
   const auto link = wire::InviteLink::parse(invite);
   if (!link) {
     return errc::invalid_invite;
@@ -502,19 +507,23 @@ Result<std::unique_ptr<Client>> Client::create(const std::filesystem::path& dir,
     const auto relay_address = link->host.find(':') != std::string::npos
                                    ? "[" + link->host + "]:" + std::to_string(link->port)
                                    : link->host + ":" + std::to_string(link->port);
-    if (!profile->secrets().save_device_identity(identity) || !profile->secrets().save_account_key(account_key) ||
-        !profile->prekeys().add_signed_prekey(spk) || !profile->prekeys().add_one_time_prekeys(otpks) ||
-        !profile->secrets().set_setting(setting::next_prekey_id, std::to_string(options.one_time_prekeys + 1)) ||
+    if (!profile->secrets().save_device_identity(identity) ||
+        !profile->secrets().save_account_key(account_key) ||
+        !profile->prekeys().add_signed_prekey(spk) ||
+        !profile->prekeys().add_one_time_prekeys(otpks) ||
+        !profile->secrets().set_setting(setting::next_prekey_id,
+                                        std::to_string(options.one_time_prekeys + 1)) ||
         !profile->secrets().set_setting(setting::name, name) ||
-        !profile->secrets().save_relay({relay_address, wire::hex(link->pin.data(), link->pin.size())}) ||
+        !profile->secrets().save_relay(
+            {relay_address, wire::hex(link->pin.data(), link->pin.size())}) ||
         !tx->commit()) {
       remove_profile();
       return errc::profile_corrupt;
     }
   }
 
-  auto impl = std::make_unique<Impl>(dir, std::move(options), std::move(*profile), std::move(identity),
-                                     std::move(account_key));
+  auto impl = std::make_unique<Impl>(dir, std::move(options), std::move(*profile),
+                                     std::move(identity), std::move(account_key));
   impl->endpoint = net_client::RelayEndpoint::from_invite(*link);
   impl->token_to_register = link->token;
   impl->handle_to_register = staff_like ? std::string(name) : std::string();
@@ -553,8 +562,8 @@ Result<std::unique_ptr<Client>> Client::create(const std::filesystem::path& dir,
   return client;
 }
 
-Result<std::unique_ptr<Client>> Client::open(const std::filesystem::path& dir, std::string_view passphrase,
-                                             Options options) {
+Result<std::unique_ptr<Client>> Client::open(const std::filesystem::path& dir,
+                                             std::string_view passphrase, Options options) {
   crypto::Rng& rng = options.rng != nullptr ? *options.rng : crypto::system_rng();
   auto profile = store::Profile::open(dir, passphrase, rng);
   if (!profile) {
@@ -564,7 +573,8 @@ Result<std::unique_ptr<Client>> Client::open(const std::filesystem::path& dir, s
   auto account_key = profile->secrets().load_account_key();
   auto own = profile->secrets().load_own_account();
   auto relay = profile->secrets().load_relay();
-  if (!identity || !*identity || !account_key || !*account_key || !own || !*own || !relay || !*relay) {
+  if (!identity || !*identity || !account_key || !*account_key || !own || !*own || !relay ||
+      !*relay) {
     return errc::profile_corrupt;
   }
   net_client::RelayEndpoint endpoint;
@@ -583,8 +593,8 @@ Result<std::unique_ptr<Client>> Client::open(const std::filesystem::path& dir, s
   endpoint.port = static_cast<std::uint16_t>(port);
   endpoint.pin = *pin;
 
-  auto impl = std::make_unique<Impl>(dir, std::move(options), std::move(*profile), std::move(**identity),
-                                     std::move(**account_key));
+  auto impl = std::make_unique<Impl>(dir, std::move(options), std::move(*profile),
+                                     std::move(**identity), std::move(**account_key));
   impl->own = **own;
   impl->endpoint = endpoint;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
@@ -635,7 +645,8 @@ Result<void> Client::connect() {
   net_client::Options net_options;
   net_options.client_name = im.options.client_name;
   net_options.connect_timeout = im.options.connect_timeout;
-  im.connection = std::make_unique<net_client::RelayConnection>(im.endpoint, std::move(handlers), net_options);
+  im.connection =
+      std::make_unique<net_client::RelayConnection>(im.endpoint, std::move(handlers), net_options);
   auto answer = im.connection->connect();
   if (!answer) {
     std::optional<v1::ServerFrame> auth;
@@ -658,9 +669,8 @@ Result<void> Client::connect() {
 Result<void> Client::wait_drained(std::chrono::milliseconds timeout) {
   Impl& im = *impl_;
   std::unique_lock lock(im.mutex);
-  const bool done = im.state_changed.wait_for(lock, timeout, [&] {
-    return im.drain_seen && im.pending.empty() && !im.refreshing;
-  });
+  const bool done = im.state_changed.wait_for(
+      lock, timeout, [&] { return im.drain_seen && im.pending.empty() && !im.refreshing; });
   if (!done) {
     return errc::timed_out;
   }
@@ -831,10 +841,10 @@ Result<SafetyNumberView> Client::safety_number(std::string_view contact) {
   if (!key) {
     return errc::unknown_contact;
   }
-  const auto n = protocol::SafetyNumber::compute(im.account_key.public_key(), im.own.account_id, *key,
-                                                 c->account_id);
-  return SafetyNumberView{c->account_id, c->display_name, n.display(), n.qr_payload(), c->verified,
-                          c->key_changed};
+  const auto n = protocol::SafetyNumber::compute(im.account_key.public_key(), im.own.account_id,
+                                                 *key, c->account_id);
+  return SafetyNumberView{c->account_id,  c->display_name, n.display(),
+                          n.qr_payload(), c->verified,     c->key_changed};
 }
 
 Result<SafetyNumberView> Client::verify_confirm(std::string_view contact) {

@@ -40,7 +40,7 @@ struct Options {
   std::chrono::milliseconds request_timeout{15'000};
   std::chrono::milliseconds connect_timeout{10'000};
   std::size_t one_time_prekeys = 100;  // published at registration and topped up to
-  std::size_t replenish_below = 20;  // top up when the relay holds fewer
+  std::size_t replenish_below = 20;    // top up when the relay holds fewer
   // Injected for tests; empty: the system clock / libsodium's RNG.
   std::function<std::int64_t()> now_ms;
   crypto::Rng* rng = nullptr;
@@ -50,9 +50,9 @@ struct Identity {
   std::string account_id;
   std::uint32_t device_id = 0;
   Role role = Role::client;
-  std::string name;  // handle (staff) or the name shared end to end (client)
-  std::string relay;  // host:port
-  std::string relay_pin;  // hex
+  std::string name;         // handle (staff) or the name shared end to end (client)
+  std::string relay;        // host:port
+  std::string relay_pin;    // hex
   std::string fingerprint;  // this account's half of every safety number (30 digits)
 };
 
@@ -68,12 +68,12 @@ enum class MessageStatus { pending, sent, delivered, received };
 [[nodiscard]] const char* to_string(MessageStatus status) noexcept;
 
 struct MessageView {
-  std::string id;  // 32 hex digits
+  std::string id;            // 32 hex digits
   std::string conversation;  // the peer's account id (1:1)
-  std::string from;  // sender account id
-  std::string from_name;  // as the contact list names it; empty if unknown
+  std::string from;          // sender account id
+  std::string from_name;     // as the contact list names it; empty if unknown
   std::string text;
-  std::int64_t sent_at_ms = 0;  // the sender's clock
+  std::int64_t sent_at_ms = 0;      // the sender's clock
   std::int64_t received_at_ms = 0;  // this device's clock
   bool outgoing = false;
   MessageStatus status = MessageStatus::received;
@@ -92,11 +92,11 @@ enum class ConnectionStatus { offline, connecting, online };
 
 struct Event {
   enum class Kind {
-    message_received,  // message set
-    message_sent,  // message.id: the relay has stored it
-    message_delivered,  // message.id: the recipient's device has stored it
+    message_received,     // message set
+    message_sent,         // message.id: the relay has stored it
+    message_delivered,    // message.id: the recipient's device has stored it
     contact_key_changed,  // contact set
-    connection,  // connection set
+    connection,           // connection set
     undecryptable,  // contact: a message from this account could not be decrypted and was dropped
   };
   Kind kind = Kind::message_received;
@@ -141,7 +141,8 @@ public:
 
   [[nodiscard]] Result<Identity> whoami();
   // Staff and admins: a one-use client invite bound to this counsellor (the lotse:// line).
-  [[nodiscard]] Result<std::string> create_client_invite(std::chrono::seconds lifetime = std::chrono::hours(24 * 7));
+  [[nodiscard]] Result<std::string> create_client_invite(
+      std::chrono::seconds lifetime = std::chrono::hours(24 * 7));
   // Asks the relay who this account may write to (when online), checks their keys, and lists
   // them from the local store.
   [[nodiscard]] Result<std::vector<ContactView>> contacts();
@@ -156,7 +157,8 @@ public:
   // Incoming messages not returned before, oldest first; marks them shown.
   [[nodiscard]] Result<std::vector<MessageView>> take_unshown();
   // The newest `limit` messages with a contact, oldest first.
-  [[nodiscard]] Result<std::vector<MessageView>> history(std::string_view contact, std::size_t limit = 50);
+  [[nodiscard]] Result<std::vector<MessageView>> history(std::string_view contact,
+                                                         std::size_t limit = 50);
 
   [[nodiscard]] Result<SafetyNumberView> safety_number(std::string_view contact);
   // The user compared the safety number: marks the contact verified, accepting its current keys.

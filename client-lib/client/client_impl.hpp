@@ -6,13 +6,13 @@
 #include "client/client.hpp"
 #include "client/directory.hpp"
 
-#include "net/relay_connection.hpp"
-#include "store/profile.hpp"
-#include "protocol/identity.hpp"
-#include "protocol/session_cipher.hpp"
 #include "crypto/signing.hpp"
 #include "lotse/v1/e2e.pb.h"
 #include "lotse/v1/relay.pb.h"
+#include "net/relay_connection.hpp"
+#include "protocol/identity.hpp"
+#include "protocol/session_cipher.hpp"
+#include "store/profile.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -54,16 +54,16 @@ struct Client::Impl {
   store::Profile profile;
   protocol::DeviceIdentity identity;
   crypto::SigningKeyPair account_key;
-  store::OwnAccount own;  // empty account_id until registered
+  store::OwnAccount own;          // empty account_id until registered
   std::string token_to_register;  // set while create() registers
   std::string handle_to_register;
   std::map<std::string, CheckedContact> directory;  // the relay's latest answer, checked
-  std::deque<v1::Delivery> pending;  // deliveries waiting to be processed, in relay order
+  std::deque<v1::Delivery> pending;     // deliveries waiting to be processed, in relay order
   std::set<std::string> refreshed_for;  // unknown senders a directory refresh was made for
   bool refreshing = false;
   bool drain_seen = false;
   std::uint64_t arrivals = 0;  // messages received since open
-  std::uint64_t taken = 0;  // arrivals returned by take_unshown
+  std::uint64_t taken = 0;     // arrivals returned by take_unshown
   std::condition_variable state_changed;
   std::function<void(const Event&)> on_event;
   std::optional<v1::ServerFrame> auth_answer;
@@ -97,9 +97,10 @@ struct Client::Impl {
   // Encrypts `content` (built with the message id given) to every device of `contact`, stores
   // the Send in the outbox (and a text in the message log) in one transaction; returns the frame.
   [[nodiscard]] Result<v1::ClientFrame> prepare_send(const store::Contact& contact,
-                                                    const v1::Content& content);
+                                                     const v1::Content& content);
   [[nodiscard]] Result<void> ensure_sessions(const std::string& account_id);
-  [[nodiscard]] Result<MessageView> send_content(std::string_view contact, const v1::Content& content);
+  [[nodiscard]] Result<MessageView> send_content(std::string_view contact,
+                                                 const v1::Content& content);
   void on_send_answer(const std::string& message_id, const Result<v1::ServerFrame>& answer);
   void resend_outbox();
 

@@ -87,7 +87,8 @@ v1::Content base(std::string_view message_id, std::int64_t sent_at_ms) {
 
 }  // namespace
 
-v1::Content text_content(std::string_view message_id, std::int64_t sent_at_ms, std::string_view text) {
+v1::Content text_content(std::string_view message_id, std::int64_t sent_at_ms,
+                         std::string_view text) {
   auto c = base(message_id, sent_at_ms);
   c.mutable_text()->set_text(std::string(text));
   return c;
@@ -147,8 +148,7 @@ std::optional<v1::Content> parse_content(crypto::ByteView plaintext,
         }
       }
       break;
-    case v1::Content::BODY_NOT_SET:
-      return std::nullopt;
+    case v1::Content::BODY_NOT_SET: return std::nullopt;
   }
   return c;
 }

@@ -12,7 +12,8 @@ std::optional<protocol::IdentityPublicKey> check_device(const crypto::Ed25519Pub
   if (!identity) {
     return std::nullopt;
   }
-  const auto certificate = crypto::Signature::from_bytes(crypto::as_bytes(device.device_certificate()));
+  const auto certificate =
+      crypto::Signature::from_bytes(crypto::as_bytes(device.device_certificate()));
   if (!certificate) {
     return std::nullopt;
   }

@@ -8,9 +8,9 @@
 // replacement.
 #include "client/error.hpp"
 
-#include "protocol/identity.hpp"
 #include "crypto/public_key.hpp"
 #include "lotse/v1/relay.pb.h"
+#include "protocol/identity.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -14,7 +14,8 @@ public:
     switch (static_cast<errc>(value)) {
       case errc::ok: return "success";
       case errc::profile_exists: return "a profile already exists in this directory";
-      case errc::no_profile: return "there is no profile in this directory; create one with `lotse init`";
+      case errc::no_profile:
+        return "there is no profile in this directory; create one with `lotse init`";
       case errc::wrong_passphrase: return "the passphrase is wrong";
       case errc::profile_locked: return "the profile is in use by another lotse process";
       case errc::profile_corrupt: return "the profile is damaged and cannot be read";
@@ -28,13 +29,14 @@ public:
       case errc::relay_refused: return "the relay refused the request";
       case errc::timed_out: return "the relay did not answer in time";
       case errc::unknown_contact: return "there is no such contact";
-      case errc::ambiguous_contact: return "more than one contact has that name; use the account id";
+      case errc::ambiguous_contact:
+        return "more than one contact has that name; use the account id";
       case errc::not_authorized: return "you are not allowed to do that or to reach that contact";
       case errc::key_changed:
-        return "the contact's safety number has changed; compare it and run `lotse verify --confirm`";
+        return "the contact's safety number has changed; compare it and run `lotse verify "
+               "--confirm`";
       case errc::not_staff: return "only staff accounts can do that";
-      case errc::invalid_name:
-        return "a name is 1 to 64 bytes of text without control characters";
+      case errc::invalid_name: return "a name is 1 to 64 bytes of text without control characters";
       case errc::handle_taken: return "that handle is taken; choose another";
       case errc::message_too_long: return "the message is too long";
       case errc::empty_message: return "the message is empty";
@@ -43,7 +45,8 @@ public:
       case errc::bad_bundle: return "the relay served keys that do not verify";
       case errc::invalid_text: return "the message is not valid UTF-8 text";
       case errc::invalid_handle:
-        return "a staff handle is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or "
+        return "a staff handle is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter "
+               "or "
                "digit";
       case errc::offline: return "not connected to the relay";
     }

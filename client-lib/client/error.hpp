@@ -13,7 +13,7 @@ namespace lotse::client {
 enum class errc {
   ok = 0,
   profile_exists = 1,  // init into a directory that already holds a profile
-  no_profile = 2,  // no profile in this directory: run init
+  no_profile = 2,      // no profile in this directory: run init
   wrong_passphrase = 3,
   profile_locked = 4,  // another process has the profile open for writing
   profile_corrupt = 5,
@@ -22,24 +22,24 @@ enum class errc {
   invite_expired = 8,
   invite_refused = 9,  // unknown or forged token
   relay_unreachable = 10,
-  pin_mismatch = 11,  // the relay's certificate is not the one the invite named
+  pin_mismatch = 11,   // the relay's certificate is not the one the invite named
   relay_refused = 12,  // the relay answered with an error not covered below
   timed_out = 13,
   unknown_contact = 14,
   ambiguous_contact = 15,  // the name matches more than one contact; use the account id
-  not_authorized = 16,  // the relay does not let this account do that or reach that contact
-  key_changed = 17,  // the contact's identity key changed; verify before sending
-  not_staff = 18,  // the command is for staff accounts
-  invalid_name = 19,  // display name not acceptable
+  not_authorized = 16,     // the relay does not let this account do that or reach that contact
+  key_changed = 17,        // the contact's identity key changed; verify before sending
+  not_staff = 18,          // the command is for staff accounts
+  invalid_name = 19,       // display name not acceptable
   handle_taken = 20,
   message_too_long = 21,
   empty_message = 22,
   no_devices = 23,  // the contact has no devices registered
   rate_limited = 24,
-  bad_bundle = 25,  // the relay served keys that do not verify (possible attack)
-  invalid_text = 26,  // not UTF-8
+  bad_bundle = 25,      // the relay served keys that do not verify (possible attack)
+  invalid_text = 26,    // not UTF-8
   invalid_handle = 27,  // staff handles: 1..32 of [A-Za-z0-9._-], starting with a letter or digit
-  offline = 28,  // the request needs the relay; connect() first
+  offline = 28,         // the request needs the relay; connect() first
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

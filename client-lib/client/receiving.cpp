@@ -78,8 +78,9 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
       refreshing = true;
       v1::ClientFrame f;
       f.mutable_list_contacts();
-      connection->async_call(std::move(f), options.request_timeout,
-                             [this](Result<v1::ServerFrame> answer) { on_directory_refreshed(answer); });
+      connection->async_call(
+          std::move(f), options.request_timeout,
+          [this](Result<v1::ServerFrame> answer) { on_directory_refreshed(answer); });
       break;
     }
     pending.pop_front();
@@ -208,14 +209,16 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
     for (const auto id : acks) {
       ack.mutable_ack()->add_envelope_ids(id);
     }
-    conn->async_call(std::move(ack), options.request_timeout, [](const Result<v1::ServerFrame>&) {});
+    conn->async_call(std::move(ack), options.request_timeout,
+                     [](const Result<v1::ServerFrame>&) {});
   }
   emit(events);
   send_receipts(receipts);
   lock.lock();
 }
 
-void Client::Impl::send_receipts(const std::map<std::string, std::vector<std::string>>& ids_by_sender) {
+void Client::Impl::send_receipts(
+    const std::map<std::string, std::vector<std::string>>& ids_by_sender) {
   for (const auto& [account, ids] : ids_by_sender) {
     for (std::size_t start = 0; start < ids.size(); start += max_receipt_ids) {
       const std::vector<std::string> part(
@@ -237,8 +240,9 @@ void Client::Impl::send_receipts(const std::map<std::string, std::vector<std::st
         frame = std::move(*prepared);
       }
       if (connection) {
-        connection->async_call(std::move(frame), options.request_timeout,
-                               [this, id](Result<v1::ServerFrame> answer) { on_send_answer(id, answer); });
+        connection->async_call(
+            std::move(frame), options.request_timeout,
+            [this, id](Result<v1::ServerFrame> answer) { on_send_answer(id, answer); });
       }
     }
   }

@@ -63,7 +63,8 @@ Result<void> Client::Impl::ensure_sessions(const std::string& account_id) {
     return errc::unknown_contact;
   }
   store::Contact contact = **c;
-  const auto served_key = crypto::Ed25519PublicKey::from_bytes(crypto::as_bytes(bundles.account_key()));
+  const auto served_key =
+      crypto::Ed25519PublicKey::from_bytes(crypto::as_bytes(bundles.account_key()));
   if (!served_key || bundles.account_id() != account_id) {
     return errc::bad_bundle;
   }
@@ -91,15 +92,18 @@ Result<void> Client::Impl::ensure_sessions(const std::string& account_id) {
     if (std::find(missing.begin(), missing.end(), db.device_id()) == missing.end()) {
       continue;
     }
-    const auto known = std::find_if(contact.devices.begin(), contact.devices.end(),
-                                    [&](const store::ContactDevice& d) { return d.device_id == db.device_id(); });
+    const auto known =
+        std::find_if(contact.devices.begin(), contact.devices.end(),
+                     [&](const store::ContactDevice& d) { return d.device_id == db.device_id(); });
     const auto certified = check_device(*served_key, db.device());
     auto bundle = protocol::PreKeyBundle::from_proto(db.bundle());
     if (!certified || !bundle || bundle->identity != *certified ||
         (known != contact.devices.end() && known->identity != *certified)) {
       return errc::bad_bundle;
     }
-    if (auto r = session_cipher.start_session(protocol::Address{account_id, db.device_id()}, *bundle); !r) {
+    if (auto r =
+            session_cipher.start_session(protocol::Address{account_id, db.device_id()}, *bundle);
+        !r) {
       return errc::bad_bundle;
     }
   }
@@ -121,7 +125,8 @@ Result<v1::ClientFrame> Client::Impl::prepare_send(const store::Contact& contact
   send->set_client_message_id(content.message_id());
   auto session_cipher = cipher();
   for (const auto& d : contact.devices) {
-    auto ciphertext = session_cipher.encrypt(protocol::Address{contact.account_id, d.device_id}, plaintext);
+    auto ciphertext =
+        session_cipher.encrypt(protocol::Address{contact.account_id, d.device_id}, plaintext);
     if (!ciphertext) {
       return errc::no_devices;  // no session with this device (ensure_sessions failed for it)
     }
@@ -154,7 +159,8 @@ Result<v1::ClientFrame> Client::Impl::prepare_send(const store::Contact& contact
   return frame;
 }
 
-Result<MessageView> Client::Impl::send_content(std::string_view reference, const v1::Content& content) {
+Result<MessageView> Client::Impl::send_content(std::string_view reference,
+                                               const v1::Content& content) {
   std::string account_id;
   {
     std::lock_guard lock(mutex);
@@ -228,7 +234,8 @@ Result<MessageView> Client::Impl::send_content(std::string_view reference, const
   v.status = MessageStatus::sent;
   if (content.has_text()) {
     v.text = content.text().text();
-    if (auto stored = profile.messages().find({own.account_id, own.device_id}, content.message_id());
+    if (auto stored =
+            profile.messages().find({own.account_id, own.device_id}, content.message_id());
         stored && *stored) {
       v = view_of(**stored);
     }
@@ -236,7 +243,8 @@ Result<MessageView> Client::Impl::send_content(std::string_view reference, const
   return v;
 }
 
-void Client::Impl::on_send_answer(const std::string& message_id, const Result<v1::ServerFrame>& answer) {
+void Client::Impl::on_send_answer(const std::string& message_id,
+                                  const Result<v1::ServerFrame>& answer) {
   if (!answer) {
     return;  // stays in the outbox
   }
@@ -276,7 +284,8 @@ void Client::Impl::resend_outbox() {
   }
   for (auto& entry : entries) {
     v1::ClientFrame frame;
-    if (!frame.mutable_send()->ParseFromArray(entry.request.data(), static_cast<int>(entry.request.size()))) {
+    if (!frame.mutable_send()->ParseFromArray(entry.request.data(),
+                                              static_cast<int>(entry.request.size()))) {
       std::lock_guard lock(mutex);
       (void)profile.outbox().remove(entry.message_id);
       continue;

@@ -125,8 +125,8 @@ Result<StoreKey> unwrap_key(const WrappedKey& wrapped, std::string_view passphra
   if (!kek) {
     return kek.error();
   }
-  auto plain = aead::open_random_nonce(*kek, header_bytes(wrapped.params, wrapped.salt),
-                                       wrapped.sealed);
+  auto plain =
+      aead::open_random_nonce(*kek, header_bytes(wrapped.params, wrapped.salt), wrapped.sealed);
   if (!plain || plain->size() != StoreKey::size) {
     return errc::passphrase_wrong;
   }

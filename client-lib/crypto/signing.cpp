@@ -81,7 +81,9 @@ Signature SigningKeyPair::sign_raw(ByteView message) const {
   return sig;
 }
 
-SigningKeyPair SigningKeyPair::clone() const { return {public_, secret_.clone()}; }
+SigningKeyPair SigningKeyPair::clone() const {
+  return {public_, secret_.clone()};
+}
 
 bool verify(const Ed25519PublicKey& key, std::string_view context, ByteView message,
             const Signature& signature) noexcept {
@@ -92,9 +94,10 @@ bool verify(const Ed25519PublicKey& key, std::string_view context, ByteView mess
   }
 }
 
-bool verify_raw(const Ed25519PublicKey& key, ByteView message, const Signature& signature) noexcept {
-  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(), key.data()) ==
-         0;
+bool verify_raw(const Ed25519PublicKey& key, ByteView message,
+                const Signature& signature) noexcept {
+  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
+                                     key.data()) == 0;
 }
 
 }  // namespace lotse::crypto

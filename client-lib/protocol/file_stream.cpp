@@ -10,8 +10,8 @@
 
 namespace lotse::protocol {
 
-using crypto::ByteView;
 using crypto::Bytes;
+using crypto::ByteView;
 using crypto::MutableByteView;
 
 namespace {
@@ -114,7 +114,9 @@ FileEncryptor::FileEncryptor(crypto::Rng& rng, std::uint32_t chunk_size)
   encrypted_size_ = header_.size();
 }
 
-Bytes FileEncryptor::header() const { return Bytes(header_.begin(), header_.end()); }
+Bytes FileEncryptor::header() const {
+  return Bytes(header_.begin(), header_.end());
+}
 
 Bytes FileEncryptor::update(ByteView plaintext) {
   if (finished_) {
@@ -205,8 +207,9 @@ FileKeyReference FileEncryptor::reference() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const FileEncryptor& e) {
-  return os << "FileEncryptor(chunk_size=" << e.chunk_size_ << ", plaintext_size="
-            << e.plaintext_size_ << ", finished=" << (e.finished_ ? "yes" : "no") << ")";
+  return os << "FileEncryptor(chunk_size=" << e.chunk_size_
+            << ", plaintext_size=" << e.plaintext_size_
+            << ", finished=" << (e.finished_ ? "yes" : "no") << ")";
 }
 
 // --- FileDecryptor ------------------------------------------------------------------------------
@@ -297,8 +300,8 @@ Result<Bytes> FileDecryptor::update(ByteView ciphertext) {
   Bytes out;
   // This call releases at most the buffered and the new ciphertext's worth of plaintext: reserving
   // that up front means `out` never reallocates, so no unwiped copy of plaintext is left behind.
-  out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
-      buffer_.size() + ciphertext.size(), size_ - plaintext_size_)));
+  out.reserve(static_cast<std::size_t>(
+      std::min<std::uint64_t>(buffer_.size() + ciphertext.size(), size_ - plaintext_size_)));
   auto failed_with = [&](errc e) {
     crypto::wipe(out);
     return fail(e);

@@ -73,7 +73,7 @@ inline constexpr std::uint64_t max_file_size = std::uint64_t{1} << 40;
 // copy deleted, clone() explicit, printing shows sizes and the (public) blob digest only.
 struct FileKeyReference {
   crypto::StreamKey key;
-  std::uint64_t size = 0;  // plaintext bytes
+  std::uint64_t size = 0;   // plaintext bytes
   crypto::Digest digest{};  // BLAKE2b-256 of the whole blob (see above)
   std::uint32_t chunk_size = file_stream::default_chunk_size;
   std::uint64_t encrypted_size = 0;  // blob bytes

@@ -85,7 +85,8 @@ std::string InviteLink::to_string() const {
   } else {
     out += host;
   }
-  out += ":" + std::to_string(port) + "/invite?token=" + token + "&pin=" + hex(pin.data(), pin.size());
+  out +=
+      ":" + std::to_string(port) + "/invite?token=" + token + "&pin=" + hex(pin.data(), pin.size());
   if (!role.empty()) {
     out += "&role=" + role;
   }
@@ -142,8 +143,10 @@ std::optional<InviteLink> InviteLink::parse(std::string_view text) {
   }
   unsigned port = 0;
   const auto port_text = rest.substr(0, slash);
-  const auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+  const auto [ptr, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
     return std::nullopt;
   }
   link.port = static_cast<std::uint16_t>(port);

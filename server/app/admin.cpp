@@ -21,7 +21,8 @@ std::filesystem::path certificate_file(const Config& config) {
 
 }  // namespace
 
-void remember_invite_address(store::RelayStore& store, const std::string& host, std::uint16_t port) {
+void remember_invite_address(store::RelayStore& store, const std::string& host,
+                             std::uint16_t port) {
   auto st = store.db().prepare(
       "INSERT INTO meta(key, value) VALUES ('invite_address', ?1) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -35,7 +36,8 @@ RelayAddress relay_address(const Config& config, store::RelayStore& store) {
   out.port = config.invite_port(config.listen_port);
   if (config.public_host.empty()) {
     // A running relay recorded where it actually listens (the configured port may be 0).
-    const auto stored = store.db().query_text("SELECT value FROM meta WHERE key = 'invite_address'");
+    const auto stored =
+        store.db().query_text("SELECT value FROM meta WHERE key = 'invite_address'");
     if (const auto nl = stored.find('\n'); nl != std::string::npos) {
       out.host = stored.substr(0, nl);
       out.port = static_cast<std::uint16_t>(std::stoul(stored.substr(nl + 1)));
@@ -43,7 +45,8 @@ RelayAddress relay_address(const Config& config, store::RelayStore& store) {
   }
   if (out.port == 0) {
     throw std::runtime_error(
-        "cannot tell which port clients should use: set server.public_address or start the relay once");
+        "cannot tell which port clients should use: set server.public_address or start the relay "
+        "once");
   }
   return out;
 }

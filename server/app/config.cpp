@@ -48,7 +48,8 @@ OptionSpec integer(std::string name, std::string help, T relay::Limits::*field, 
           [name, field, min_value](Config& c, const std::string& v) {
             const auto value = parse_number<T>(name, v);
             if (value < min_value) {
-              throw std::invalid_argument("option " + name + " must be at least " + std::to_string(min_value));
+              throw std::invalid_argument("option " + name + " must be at least " +
+                                          std::to_string(min_value));
             }
             c.limits.*field = value;
           }};
@@ -67,8 +68,7 @@ OptionSpec seconds(std::string name, std::string help, std::chrono::seconds rela
 }
 
 OptionSpec rate(std::string name, std::string help, double relay::Limits::*field) {
-  return {name, std::move(help),
-          [field](const Config& c) { return number_text(c.limits.*field); },
+  return {name, std::move(help), [field](const Config& c) { return number_text(c.limits.*field); },
           [name, field](Config& c, const std::string& v) {
             const auto value = parse_number<double>(name, v);
             if (!(value > 0)) {
@@ -78,7 +78,8 @@ OptionSpec rate(std::string name, std::string help, double relay::Limits::*field
           }};
 }
 
-std::pair<std::string, std::uint16_t> split_host_port(const std::string& name, const std::string& v) {
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& name,
+                                                      const std::string& v) {
   const auto colon = v.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     throw std::invalid_argument("option " + name + ": \"" + v + "\" is not HOST:PORT");
@@ -95,104 +96,165 @@ std::pair<std::string, std::uint16_t> split_host_port(const std::string& name, c
 }
 
 std::string join_host_port(const std::string& host, std::uint16_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 std::vector<OptionSpec> make_specs() {
   using L = relay::Limits;
   std::vector<OptionSpec> specs;
-  specs.push_back({"server.listen", "Address and port to listen on (HOST:PORT; port 0 picks a free one)",
+  specs.push_back({"server.listen",
+                   "Address and port to listen on (HOST:PORT; port 0 picks a free one)",
                    [](const Config& c) { return join_host_port(c.listen_host, c.listen_port); },
                    [](Config& c, const std::string& v) {
                      std::tie(c.listen_host, c.listen_port) = split_host_port("server.listen", v);
                    }});
   specs.push_back({"server.public_address",
-                   "HOST:PORT that clients use to reach the relay, written into invites (empty: derived from server.listen)",
+                   "HOST:PORT that clients use to reach the relay, written into invites (empty: "
+                   "derived from server.listen)",
                    [](const Config& c) {
-                     return c.public_host.empty() ? std::string{} : join_host_port(c.public_host, c.public_port);
+                     return c.public_host.empty() ? std::string{}
+                                                  : join_host_port(c.public_host, c.public_port);
                    },
                    [](Config& c, const std::string& v) {
                      if (v.empty()) {
                        c.public_host.clear();
                        c.public_port = 0;
                      } else {
-                       std::tie(c.public_host, c.public_port) = split_host_port("server.public_address", v);
+                       std::tie(c.public_host, c.public_port) =
+                           split_host_port("server.public_address", v);
                      }
                    }});
   specs.push_back({"server.threads", "I/O threads (0: one per CPU core)",
                    [](const Config& c) { return std::to_string(c.threads); },
-                   [](Config& c, const std::string& v) { c.threads = parse_number<unsigned>("server.threads", v); }});
+                   [](Config& c, const std::string& v) {
+                     c.threads = parse_number<unsigned>("server.threads", v);
+                   }});
   specs.push_back({"server.data_dir", "Directory for the database and the generated certificate",
                    [](const Config& c) { return c.data_dir.string(); },
                    [](Config& c, const std::string& v) { c.data_dir = v; }});
-  specs.push_back({"tls.certificate", "PEM certificate (chain) file; empty: a self-signed one in data_dir",
+  specs.push_back({"tls.certificate",
+                   "PEM certificate (chain) file; empty: a self-signed one in data_dir",
                    [](const Config& c) { return c.certificate.string(); },
                    [](Config& c, const std::string& v) { c.certificate = v; }});
   specs.push_back({"tls.private_key", "PEM private key file for tls.certificate",
                    [](const Config& c) { return c.private_key.string(); },
                    [](Config& c, const std::string& v) { c.private_key = v; }});
-  specs.push_back({"store.synchronous",
-                   "full: fsync every commit (survives power loss); normal: survives process crashes only",
-                   [](const Config& c) { return std::string(c.synchronous_full ? "full" : "normal"); },
-                   [](Config& c, const std::string& v) {
-                     if (v != "full" && v != "normal") {
-                       throw std::invalid_argument("option store.synchronous must be full or normal");
-                     }
-                     c.synchronous_full = v == "full";
-                   }});
-  specs.push_back({"log.level", "debug, info, warn or error",
-                   [](const Config& c) { return c.log_level; },
-                   [](Config& c, const std::string& v) {
-                     if (v != "debug" && v != "info" && v != "warn" && v != "error") {
-                       throw std::invalid_argument("option log.level must be debug, info, warn or error");
-                     }
-                     c.log_level = v;
-                   }});
-  specs.push_back({"log.ip_addresses", "Log client IP addresses (off by default; state the reason if you turn it on)",
-                   [](const Config& c) { return std::string(c.log_ip_addresses ? "true" : "false"); },
-                   [](Config& c, const std::string& v) { c.log_ip_addresses = parse_bool("log.ip_addresses", v); }});
+  specs.push_back(
+      {"store.synchronous",
+       "full: fsync every commit (survives power loss); normal: survives process crashes only",
+       [](const Config& c) { return std::string(c.synchronous_full ? "full" : "normal"); },
+       [](Config& c, const std::string& v) {
+         if (v != "full" && v != "normal") {
+           throw std::invalid_argument("option store.synchronous must be full or normal");
+         }
+         c.synchronous_full = v == "full";
+       }});
+  specs.push_back(
+      {"log.level", "debug, info, warn or error", [](const Config& c) { return c.log_level; },
+       [](Config& c, const std::string& v) {
+         if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+           throw std::invalid_argument("option log.level must be debug, info, warn or error");
+         }
+         c.log_level = v;
+       }});
+  specs.push_back(
+      {"log.ip_addresses",
+       "Log client IP addresses (off by default; state the reason if you turn it on)",
+       [](const Config& c) { return std::string(c.log_ip_addresses ? "true" : "false"); },
+       [](Config& c, const std::string& v) {
+         c.log_ip_addresses = parse_bool("log.ip_addresses", v);
+       }});
 
-  specs.push_back(integer<std::size_t>("limits.max_frame_bytes", "Largest WebSocket message; larger closes the connection with 1009", &L::max_frame_bytes, 1024));
-  specs.push_back(integer<std::size_t>("limits.max_envelope_bytes", "Largest ciphertext in one envelope", &L::max_envelope_bytes, 64));
-  specs.push_back(integer<std::size_t>("limits.max_envelopes_per_send", "Envelopes in one Send request", &L::max_envelopes_per_send, 1));
-  specs.push_back(integer<std::uint32_t>("limits.max_queued_envelopes_per_device", "Undelivered envelopes waiting for one device", &L::max_queued_envelopes_per_device, 1));
+  specs.push_back(integer<std::size_t>(
+      "limits.max_frame_bytes", "Largest WebSocket message; larger closes the connection with 1009",
+      &L::max_frame_bytes, 1024));
+  specs.push_back(integer<std::size_t>("limits.max_envelope_bytes",
+                                       "Largest ciphertext in one envelope", &L::max_envelope_bytes,
+                                       64));
+  specs.push_back(integer<std::size_t>("limits.max_envelopes_per_send",
+                                       "Envelopes in one Send request", &L::max_envelopes_per_send,
+                                       1));
+  specs.push_back(integer<std::uint32_t>("limits.max_queued_envelopes_per_device",
+                                         "Undelivered envelopes waiting for one device",
+                                         &L::max_queued_envelopes_per_device, 1));
   specs.push_back({"limits.max_connections",
-                   "Concurrent connections in all (each costs a file descriptor; keep below the open-file limit)",
+                   "Concurrent connections in all (each costs a file descriptor; keep below the "
+                   "open-file limit)",
                    [](const Config& c) { return std::to_string(c.max_connections); },
                    [](Config& c, const std::string& v) {
                      const auto n = parse_number<std::size_t>("limits.max_connections", v);
                      if (n < 1) {
-                       throw std::invalid_argument("option limits.max_connections must be at least 1");
+                       throw std::invalid_argument(
+                           "option limits.max_connections must be at least 1");
                      }
                      c.max_connections = n;
                    }});
-  specs.push_back(integer<std::size_t>("limits.max_connections_per_address", "Concurrent connections from one IP address", &L::max_connections_per_address, 1));
-  specs.push_back(seconds("limits.handshake_timeout", "Seconds for the TLS and WebSocket handshake", &L::handshake_timeout));
-  specs.push_back(seconds("limits.auth_timeout", "Seconds from connecting to Register or Login", &L::auth_timeout));
-  specs.push_back(seconds("limits.idle_timeout", "Seconds without traffic before a connection is closed", &L::idle_timeout));
-  specs.push_back(rate("limits.messages_per_second", "Send requests per second per account (token bucket rate)", &L::messages_per_second));
-  specs.push_back(rate("limits.message_burst", "Send requests an account may burst (token bucket size)", &L::message_burst));
-  specs.push_back(rate("limits.requests_per_second", "Requests per second per connection", &L::requests_per_second));
-  specs.push_back(rate("limits.request_burst", "Requests a connection may burst", &L::request_burst));
-  specs.push_back(integer<std::size_t>("limits.max_pending_requests", "Requests per connection waiting for the database", &L::max_pending_requests, 1));
-  specs.push_back(integer<std::uint32_t>("limits.max_one_time_prekeys", "One-time prekeys stored per device", &L::max_one_time_prekeys, 1));
-  specs.push_back(integer<std::uint32_t>("limits.max_prekeys_per_publish", "One-time prekeys in one request", &L::max_prekeys_per_publish, 1));
-  specs.push_back(integer<std::uint32_t>("limits.low_prekey_threshold", "Tell a device when its one-time prekeys fall below this", &L::low_prekey_threshold, 0));
-  specs.push_back(integer<std::size_t>("limits.max_unacked_deliveries", "Deliveries in flight per connection before waiting for acks", &L::max_unacked_deliveries, 1));
-  specs.push_back(integer<std::size_t>("limits.max_acks_per_frame", "Envelope ids in one Ack", &L::max_acks_per_frame, 1));
-  specs.push_back(integer<std::size_t>("limits.max_deliveries_per_frame", "Envelopes in one Deliveries push", &L::max_deliveries_per_frame, 1));
-  specs.push_back(integer<std::uint32_t>("limits.max_invite_uses", "Uses one invite may allow", &L::max_invite_uses, 1));
-  specs.push_back(seconds("limits.max_invite_lifetime", "Longest invite lifetime (seconds, or 15m, 12h, 7d)", &L::max_invite_lifetime));
-  specs.push_back(seconds("limits.default_invite_lifetime", "Invite lifetime when none is given", &L::default_invite_lifetime));
-  specs.push_back(seconds("limits.envelope_lifetime", "How long undelivered ciphertext is kept", &L::envelope_lifetime));
-  specs.push_back(seconds("limits.send_dedup_window", "How long a client message id is remembered to drop resends", &L::send_dedup_window));
-  specs.push_back(integer<std::size_t>("limits.max_outgoing_frames", "Frames queued for sending per connection", &L::max_outgoing_frames, 8));
-  specs.push_back(integer<std::size_t>("limits.max_outgoing_bytes", "Bytes queued for sending per connection", &L::max_outgoing_bytes, 65536));
+  specs.push_back(integer<std::size_t>("limits.max_connections_per_address",
+                                       "Concurrent connections from one IP address",
+                                       &L::max_connections_per_address, 1));
+  specs.push_back(seconds("limits.handshake_timeout", "Seconds for the TLS and WebSocket handshake",
+                          &L::handshake_timeout));
+  specs.push_back(seconds("limits.auth_timeout", "Seconds from connecting to Register or Login",
+                          &L::auth_timeout));
+  specs.push_back(seconds("limits.idle_timeout",
+                          "Seconds without traffic before a connection is closed",
+                          &L::idle_timeout));
+  specs.push_back(rate("limits.messages_per_second",
+                       "Send requests per second per account (token bucket rate)",
+                       &L::messages_per_second));
+  specs.push_back(rate("limits.message_burst",
+                       "Send requests an account may burst (token bucket size)",
+                       &L::message_burst));
+  specs.push_back(rate("limits.requests_per_second", "Requests per second per connection",
+                       &L::requests_per_second));
+  specs.push_back(
+      rate("limits.request_burst", "Requests a connection may burst", &L::request_burst));
+  specs.push_back(integer<std::size_t>("limits.max_pending_requests",
+                                       "Requests per connection waiting for the database",
+                                       &L::max_pending_requests, 1));
+  specs.push_back(integer<std::uint32_t>("limits.max_one_time_prekeys",
+                                         "One-time prekeys stored per device",
+                                         &L::max_one_time_prekeys, 1));
+  specs.push_back(integer<std::uint32_t>("limits.max_prekeys_per_publish",
+                                         "One-time prekeys in one request",
+                                         &L::max_prekeys_per_publish, 1));
+  specs.push_back(integer<std::uint32_t>("limits.low_prekey_threshold",
+                                         "Tell a device when its one-time prekeys fall below this",
+                                         &L::low_prekey_threshold, 0));
+  specs.push_back(
+      integer<std::size_t>("limits.max_unacked_deliveries",
+                           "Deliveries in flight per connection before waiting for acks",
+                           &L::max_unacked_deliveries, 1));
+  specs.push_back(integer<std::size_t>("limits.max_acks_per_frame", "Envelope ids in one Ack",
+                                       &L::max_acks_per_frame, 1));
+  specs.push_back(integer<std::size_t>("limits.max_deliveries_per_frame",
+                                       "Envelopes in one Deliveries push",
+                                       &L::max_deliveries_per_frame, 1));
+  specs.push_back(integer<std::uint32_t>("limits.max_invite_uses", "Uses one invite may allow",
+                                         &L::max_invite_uses, 1));
+  specs.push_back(seconds("limits.max_invite_lifetime",
+                          "Longest invite lifetime (seconds, or 15m, 12h, 7d)",
+                          &L::max_invite_lifetime));
+  specs.push_back(seconds("limits.default_invite_lifetime", "Invite lifetime when none is given",
+                          &L::default_invite_lifetime));
+  specs.push_back(seconds("limits.envelope_lifetime", "How long undelivered ciphertext is kept",
+                          &L::envelope_lifetime));
+  specs.push_back(seconds("limits.send_dedup_window",
+                          "How long a client message id is remembered to drop resends",
+                          &L::send_dedup_window));
+  specs.push_back(integer<std::size_t>("limits.max_outgoing_frames",
+                                       "Frames queued for sending per connection",
+                                       &L::max_outgoing_frames, 8));
+  specs.push_back(integer<std::size_t>("limits.max_outgoing_bytes",
+                                       "Bytes queued for sending per connection",
+                                       &L::max_outgoing_bytes, 65536));
   return specs;
 }
 
 bool is_loopback_or_any(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "0.0.0.0" || host == "::" || host == "localhost";
+  return host == "127.0.0.1" || host == "::1" || host == "0.0.0.0" || host == "::" ||
+         host == "localhost";
 }
 
 }  // namespace
@@ -229,7 +291,8 @@ void apply_config_file(Config& config, const std::filesystem::path& file) {
   for (const auto& [table_key, table_node] : root) {
     const auto* table = table_node.as_table();
     if (table == nullptr) {
-      throw std::runtime_error("config file " + file.string() + ": \"" + std::string(table_key.str()) +
+      throw std::runtime_error("config file " + file.string() + ": \"" +
+                               std::string(table_key.str()) +
                                "\" must be a table such as [server]");
     }
     for (const auto& [key, node] : *table) {
@@ -279,8 +342,9 @@ std::string example_config() {
       out += "\n[" + table + "]\n";
     }
     const auto value = spec.get(defaults);
-    const bool bare = value == "true" || value == "false" ||
-                      (!value.empty() && value.find_first_not_of("0123456789.") == std::string::npos);
+    const bool bare =
+        value == "true" || value == "false" ||
+        (!value.empty() && value.find_first_not_of("0123456789.") == std::string::npos);
     out += "# " + spec.help + "\n" + spec.name.substr(dot + 1) + " = " +
            (bare ? value : "\"" + value + "\"") + "\n";
   }
@@ -294,10 +358,22 @@ std::int64_t parse_duration_seconds(const std::string& text) {
   std::int64_t unit = 1;
   std::string digits = text;
   switch (text.back()) {
-    case 's': unit = 1; digits.pop_back(); break;
-    case 'm': unit = 60; digits.pop_back(); break;
-    case 'h': unit = 3600; digits.pop_back(); break;
-    case 'd': unit = 86400; digits.pop_back(); break;
+    case 's':
+      unit = 1;
+      digits.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      digits.pop_back();
+      break;
+    case 'd':
+      unit = 86400;
+      digits.pop_back();
+      break;
     default: break;
   }
   const auto value = parse_number<std::int64_t>("duration", digits);

@@ -17,9 +17,10 @@ namespace lotse::app {
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 7443;
-  std::string public_host;  // empty: "localhost" for loopback/any listen addresses, else listen host
-  std::uint16_t public_port = 0;  // 0: the listen port
-  unsigned threads = 0;  // 0: one per CPU core
+  std::string
+      public_host;  // empty: "localhost" for loopback/any listen addresses, else listen host
+  std::uint16_t public_port = 0;         // 0: the listen port
+  unsigned threads = 0;                  // 0: one per CPU core
   std::size_t max_connections = 10'000;  // accepted sockets at once; more are closed at once
   std::filesystem::path data_dir = "lotse-data";
   std::filesystem::path certificate;  // empty: self-signed, generated in data_dir
@@ -45,7 +46,8 @@ struct OptionSpec {
 
 [[nodiscard]] const std::vector<OptionSpec>& option_specs();
 
-// Applies a TOML file; unknown keys and wrong types are errors (std::runtime_error, naming the key).
+// Applies a TOML file; unknown keys and wrong types are errors (std::runtime_error, naming the
+// key).
 void apply_config_file(Config& config, const std::filesystem::path& file);
 
 // A complete TOML configuration with every key at its default and its help as a comment

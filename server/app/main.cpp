@@ -10,8 +10,8 @@
 
 #include "relay/limits.hpp"
 
-#include <CLI/CLI.hpp>
 #include <google/protobuf/stubs/logging.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -29,13 +29,16 @@ struct CommonOptions {
 };
 
 void add_common(CLI::App& cmd, CommonOptions& common, bool all_keys) {
-  cmd.add_option("--config", common.config_file, "TOML configuration file (deploy/lotse-relay.toml shows every key)");
-  cmd.add_option("--data-dir", common.data_dir, "Directory for the database and generated certificate (server.data_dir)");
+  cmd.add_option("--config", common.config_file,
+                 "TOML configuration file (deploy/lotse-relay.toml shows every key)");
+  cmd.add_option("--data-dir", common.data_dir,
+                 "Directory for the database and generated certificate (server.data_dir)");
   if (all_keys) {
     const Config defaults;
     for (const auto& spec : lotse::app::option_specs()) {
       auto* opt = cmd.add_option_function<std::string>(
-          "--" + spec.name, [&common, name = spec.name](const std::string& v) { common.overrides[name] = v; },
+          "--" + spec.name,
+          [&common, name = spec.name](const std::string& v) { common.overrides[name] = v; },
           spec.help);
       const auto def = spec.get(defaults);
       opt->default_str(def.empty() ? "\"\"" : def);
@@ -85,19 +88,22 @@ int main(int argc, char** argv) {
   // protobuf prints a free-form line for every string field that is not UTF-8; standard error is
   // the relay's structured log (one JSON object per line), and the client gets BAD_REQUEST anyway.
   google::protobuf::SetLogHandler(nullptr);
-  CLI::App app{"lotse-relay: the self-hosted relay of the Lotse messenger. It forwards end-to-end "
-               "encrypted messages and stores nothing it can read."};
+  CLI::App app{
+      "lotse-relay: the self-hosted relay of the Lotse messenger. It forwards end-to-end "
+      "encrypted messages and stores nothing it can read."};
   app.require_subcommand(1);
 
   CommonOptions serve_options;
-  auto* serve = app.add_subcommand("serve", "Run the relay (TLS 1.3 WebSocket and HTTPS on one port)");
+  auto* serve =
+      app.add_subcommand("serve", "Run the relay (TLS 1.3 WebSocket and HTTPS on one port)");
   add_common(*serve, serve_options, true);
 
   CommonOptions invite_options;
   auto* invite = app.add_subcommand("invite", "Manage invites");
   invite->require_subcommand(1);
   auto* invite_create = invite->add_subcommand(
-      "create", "Create an invite and print it: one lotse:// line on standard output, nothing else");
+      "create",
+      "Create an invite and print it: one lotse:// line on standard output, nothing else");
   add_common(*invite_create, invite_options, false);
   std::string role;
   std::string expires = "7d";
@@ -105,7 +111,8 @@ int main(int argc, char** argv) {
   invite_create->add_option("--role", role, "Role of the account the invite creates")
       ->required()
       ->check(CLI::IsMember({"admin", "staff", "client"}));
-  invite_create->add_option("--expires", expires, "Lifetime: seconds or 30m, 12h, 7d")->capture_default_str();
+  invite_create->add_option("--expires", expires, "Lifetime: seconds or 30m, 12h, 7d")
+      ->capture_default_str();
   invite_create->add_option("--uses", uses, "How many accounts may register with it")
       ->capture_default_str()
       ->check(CLI::Range(1U, 1000000U));
@@ -113,7 +120,8 @@ int main(int argc, char** argv) {
   auto* config_cmd = app.add_subcommand("config", "Configuration helpers");
   config_cmd->require_subcommand(1);
   auto* config_example = config_cmd->add_subcommand(
-      "example", "Print a TOML configuration with every key at its default (deploy/lotse-relay.toml)");
+      "example",
+      "Print a TOML configuration with every key at its default (deploy/lotse-relay.toml)");
 
   try {
     app.parse(argc, argv);
@@ -133,19 +141,22 @@ int main(int argc, char** argv) {
       const Config config = load(invite_options);
       const auto lifetime = lotse::app::parse_duration_seconds(expires);
       if (lifetime <= 0 || lifetime > config.limits.max_invite_lifetime.count()) {
-        throw std::runtime_error("--expires must be between 1 second and limits.max_invite_lifetime (" +
-                                 std::to_string(config.limits.max_invite_lifetime.count()) + " s)");
+        throw std::runtime_error(
+            "--expires must be between 1 second and limits.max_invite_lifetime (" +
+            std::to_string(config.limits.max_invite_lifetime.count()) + " s)");
       }
       if (uses > config.limits.max_invite_uses) {
         throw std::runtime_error("--uses is larger than limits.max_invite_uses");
       }
       if (!std::filesystem::exists(config.data_dir / "relay.db")) {
-        throw std::runtime_error("no relay database in " + config.data_dir.string() +
-                                 "; start the relay with `lotse-relay serve` first or pass --data-dir");
+        throw std::runtime_error(
+            "no relay database in " + config.data_dir.string() +
+            "; start the relay with `lotse-relay serve` first or pass --data-dir");
       }
       lotse::store::RelayStore store(config.data_dir / "relay.db", config.synchronous_full);
       const lotse::relay::SystemClock clock;
-      std::cout << lotse::app::create_invite(config, store, parse_role(role), lifetime, uses, clock.now_ms())
+      std::cout << lotse::app::create_invite(config, store, parse_role(role), lifetime, uses,
+                                             clock.now_ms())
                 << std::endl;
       return 0;
     }

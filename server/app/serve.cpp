@@ -55,7 +55,8 @@ int serve(const Config& config) {
   net::ServerOptions options;
   options.listen_host = config.listen_host;
   options.listen_port = config.listen_port;
-  options.threads = config.threads != 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
+  options.threads =
+      config.threads != 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
   options.cert_file = tls_files.certificate;
   options.key_file = tls_files.private_key;
   options.max_frame_bytes = config.limits.max_frame_bytes;

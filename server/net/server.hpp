@@ -32,7 +32,7 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{120};      // nothing received: ping at half, close at full
   // From the WebSocket handshake to a handler that reports authenticated(); then 1008.
   std::chrono::seconds auth_timeout{30};
-  std::size_t max_outgoing_frames = 1024;      // per connection; Connection::send refuses beyond
+  std::size_t max_outgoing_frames = 1024;  // per connection; Connection::send refuses beyond
   std::size_t max_outgoing_bytes = 8 * 1024 * 1024;  // per connection, frames queued or in flight
   std::size_t max_http_header_bytes = 8 * 1024;
   std::size_t max_http_body_bytes = 16 * 1024;

@@ -173,7 +173,8 @@ boost::asio::awaitable<void> auth_deadline(std::weak_ptr<S> weak, std::chrono::s
   for (;;) {
     {
       const auto s = weak.lock();
-      if (!s || s->read_done || s->server.stopping() || !s->handler || s->handler->authenticated()) {
+      if (!s || s->read_done || s->server.stopping() || !s->handler ||
+          s->handler->authenticated()) {
         co_return;
       }
       if (clock::now() >= deadline) {
@@ -181,7 +182,8 @@ boost::asio::awaitable<void> auth_deadline(std::weak_ptr<S> weak, std::chrono::s
         co_return;
       }
     }
-    timer.expires_after(std::min<clock::duration>(deadline - clock::now(), std::chrono::milliseconds(250)));
+    timer.expires_after(
+        std::min<clock::duration>(deadline - clock::now(), std::chrono::milliseconds(250)));
     co_await timer.async_wait(use_tuple);
   }
 }

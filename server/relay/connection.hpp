@@ -14,9 +14,9 @@ namespace lotse::relay {
 
 // Why the relay wants a connection closed; the network layer maps it to a WebSocket close code.
 enum class CloseReason {
-  normal,  // 1000
-  going_away,  // 1001: shutdown
-  protocol_error,  // 1002: e.g. a text frame
+  normal,            // 1000
+  going_away,        // 1001: shutdown
+  protocol_error,    // 1002: e.g. a text frame
   policy_violation,  // 1008: handshake timeout, rate limit abuse, unauthenticated for too long
   too_big,  // 1009: frame over limits.max_frame_bytes (the network layer enforces this itself)
   internal_error,  // 1011

@@ -72,7 +72,8 @@ std::size_t Relay::online_devices() const {
   return online_.size();
 }
 
-std::shared_ptr<Session> Relay::register_online(std::int64_t device, const std::shared_ptr<Session>& s) {
+std::shared_ptr<Session> Relay::register_online(std::int64_t device,
+                                                const std::shared_ptr<Session>& s) {
   std::lock_guard lock(mutex_);
   auto& slot = online_[device];
   auto previous = slot.lock();
@@ -110,7 +111,9 @@ bool Relay::take_message_tokens(std::int64_t account, double n, std::uint32_t& r
   const auto now = clock_.now_ms();
   auto it = message_buckets_.find(account);
   if (it == message_buckets_.end()) {
-    it = message_buckets_.emplace(account, TokenBucket(limits_.messages_per_second, limits_.message_burst, now)).first;
+    it = message_buckets_
+             .emplace(account, TokenBucket(limits_.messages_per_second, limits_.message_burst, now))
+             .first;
   }
   if (it->second.take(now, n)) {
     return true;

@@ -61,7 +61,8 @@ public:
   // Hands a committed envelope to the recipient's session if it is online (any thread).
   void route(const std::shared_ptr<const store::StoredEnvelope>& envelope);
   // Per-account message rate; false when the bucket is empty (retry_after_ms set).
-  [[nodiscard]] bool take_message_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms);
+  [[nodiscard]] bool take_message_tokens(std::int64_t account, double n,
+                                         std::uint32_t& retry_after_ms);
   void connection_closed(const std::string& peer_address);
 
 private:

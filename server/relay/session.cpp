@@ -38,7 +38,8 @@ bool valid_handle(const std::string& h) {
   if (!alnum(h.front())) {
     return false;
   }
-  return std::all_of(h.begin(), h.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+  return std::all_of(h.begin(), h.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 using v1::ErrorCode;
@@ -51,7 +52,9 @@ std::span<const std::uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-std::vector<std::uint8_t> blob_of(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> blob_of(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 
 template <class Key>
 std::optional<Key> key_of(const std::string& s) {
@@ -67,7 +70,8 @@ bool verify(std::span<const std::uint8_t> public_key, const char* context,
 }
 
 // Checks an IdentityPublic + device certificate + signed prekey as a client would.
-std::optional<std::string> check_device(const std::string& account_key, const v1::DeviceKeys& device,
+std::optional<std::string> check_device(const std::string& account_key,
+                                        const v1::DeviceKeys& device,
                                         const v1::SignedPreKeyPublic& spk) {
   const auto& id = device.identity();
   if (account_key.size() != 32 || id.signing_key().size() != 32 || id.dh_key().size() != 32 ||
@@ -75,20 +79,26 @@ std::optional<std::string> check_device(const std::string& account_key, const v1
       spk.public_key().size() != 32 || spk.signature().size() != 64) {
     return "a key or signature has the wrong length";
   }
-  if (!verify(bytes_of(id.signing_key()), "device-dh", bytes_of(id.dh_key()), id.dh_key_signature())) {
+  if (!verify(bytes_of(id.signing_key()), "device-dh", bytes_of(id.dh_key()),
+              id.dh_key_signature())) {
     return "the device's DH key signature does not verify";
   }
-  const auto cert = wire::device_certificate_message(bytes_of(id.signing_key()), bytes_of(id.dh_key()));
-  if (!verify(bytes_of(account_key), wire::device_certificate_context, cert, device.device_certificate())) {
+  const auto cert =
+      wire::device_certificate_message(bytes_of(id.signing_key()), bytes_of(id.dh_key()));
+  if (!verify(bytes_of(account_key), wire::device_certificate_context, cert,
+              device.device_certificate())) {
     return "the device certificate does not verify with the account key";
   }
-  if (!verify(bytes_of(id.signing_key()), "signed-prekey", bytes_of(spk.public_key()), spk.signature())) {
+  if (!verify(bytes_of(id.signing_key()), "signed-prekey", bytes_of(spk.public_key()),
+              spk.signature())) {
     return "the signed prekey's signature does not verify";
   }
   return std::nullopt;
 }
 
-v1::Role to_proto(store::Role r) { return static_cast<v1::Role>(static_cast<int>(r)); }
+v1::Role to_proto(store::Role r) {
+  return static_cast<v1::Role>(static_cast<int>(r));
+}
 
 // Upper bounds on the encoded size of a Deliveries frame: the ServerFrame's tag and length, and per
 // Delivery its variable-length fields plus at most 64 bytes of tags, lengths and integers.
@@ -117,7 +127,9 @@ Session::Session(Relay& relay, std::weak_ptr<Connection> connection, std::uint64
       opened_at_ms_(relay.clock().now_ms()),
       requests_(relay.limits().requests_per_second, relay.limits().request_burst, opened_at_ms_) {}
 
-void Session::start() { log::debug("session.open", {{"conn", connection_id_}}); }
+void Session::start() {
+  log::debug("session.open", {{"conn", connection_id_}});
+}
 
 template <class Fn>
 void Session::on_strand(Fn&& fn) {
@@ -175,7 +187,8 @@ bool Session::send(v1::ServerFrame& frame) {
   if (frame.request_id() != 0) {
     // The peer does not read: its outgoing queue is full. An answer must not vanish silently (the
     // client would wait for it forever), so end the connection; the client reconnects and resends.
-    log::warn("connection.closed", {{"conn", connection_id_}, {"reason", std::string("not_reading")}});
+    log::warn("connection.closed",
+              {{"conn", connection_id_}, {"reason", std::string("not_reading")}});
     conn->close(CloseReason::policy_violation);
   }
   return false;
@@ -297,12 +310,9 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
         case Body::kHello:
           reply_error(id, v1::HANDSHAKE_REQUIRED, "Hello was already sent on this connection.");
           return;
-        default:
-          reply_error(id, v1::BAD_REQUEST, "Unknown request.");
-          return;
+        default: reply_error(id, v1::BAD_REQUEST, "Unknown request."); return;
       }
-    case State::closed:
-      return;
+    case State::closed: return;
   }
 }
 
@@ -353,8 +363,9 @@ void Session::on_register(const v1::ClientFrame& frame) {
     return;
   }
   if (!r.handle().empty() && !valid_handle(r.handle())) {
-    reply_error(id, v1::BAD_REQUEST,
-                "A handle is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+    reply_error(
+        id, v1::BAD_REQUEST,
+        "A handle is 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit.");
     return;
   }
   const auto transcript =
@@ -440,7 +451,8 @@ void Session::on_register(const v1::ClientFrame& frame) {
         out.prekeys = store.one_time_prekey_count(d->id);
         return out;
       },
-      [this, id, public_id = std::move(public_id), signing_key = std::move(signing_key)](Outcome out) mutable {
+      [this, id, public_id = std::move(public_id),
+       signing_key = std::move(signing_key)](Outcome out) mutable {
         if (out.handle == Outcome::HandleProblem::client) {
           reply_error(id, v1::BAD_REQUEST,
                       "Client accounts have no handle on the relay; share your name end to end.");
@@ -460,10 +472,10 @@ void Session::on_register(const v1::ClientFrame& frame) {
           case store::InviteStatus::used:
             reply_error(id, v1::INVITE_USED, "The invite was already used.");
             return;
-          case store::InviteStatus::ok:
-            break;
+          case store::InviteStatus::ok: break;
         }
-        log::info("account.registered", {{"conn", connection_id_}, {"role", static_cast<std::int64_t>(out.role)}});
+        log::info("account.registered",
+                  {{"conn", connection_id_}, {"role", static_cast<std::int64_t>(out.role)}});
         v1::ServerFrame reply;
         reply.set_request_id(id);
         auto* r2 = reply.mutable_registered();
@@ -523,8 +535,8 @@ void Session::on_login(const v1::ClientFrame& frame) {
           reply_error(id, v1::UNKNOWN_ACCOUNT, "No such account or device on this relay.");
           return;
         }
-        const auto transcript = wire::login_transcript(challenge_, relay_.identity().certificate_pin,
-                                                       account_id, device_no);
+        const auto transcript = wire::login_transcript(
+            challenge_, relay_.identity().certificate_pin, account_id, device_no);
         if (!verify(out.signing_key, wire::login_signature_context, transcript, signature)) {
           reply_error(id, v1::BAD_SIGNATURE, "The challenge signature does not verify.");
           return;
@@ -643,7 +655,8 @@ void Session::on_fetch_bundles(const v1::ClientFrame& frame) {
   };
   submit<Outcome>(
       id,
-      [from = account_, target, threshold = relay_.limits().low_prekey_threshold](store::RelayStore& store) {
+      [from = account_, target,
+       threshold = relay_.limits().low_prekey_threshold](store::RelayStore& store) {
         Outcome out;
         const auto* a = store.account_by_public_id(target);
         if (a == nullptr) {
@@ -665,7 +678,8 @@ void Session::on_fetch_bundles(const v1::ClientFrame& frame) {
           *bundle->mutable_identity() = keys->identity();
           auto* spk = bundle->mutable_signed_prekey();
           spk->set_id(d->signed_prekey.id);
-          spk->set_public_key(d->signed_prekey.public_key.data(), d->signed_prekey.public_key.size());
+          spk->set_public_key(d->signed_prekey.public_key.data(),
+                              d->signed_prekey.public_key.size());
           spk->set_signature(d->signed_prekey.signature.data(), d->signed_prekey.signature.size());
           if (auto opk = store.take_one_time_prekey(d->id)) {
             auto* o = bundle->mutable_one_time_prekey();
@@ -729,11 +743,13 @@ void Session::on_send(const v1::ClientFrame& frame) {
   for (int i = 0; i < s.envelopes_size(); ++i) {
     const auto& e = s.envelopes(i);
     if (e.ciphertext().size() > limits.max_envelope_bytes || e.ciphertext().empty() ||
-        e.recipient_account_id().empty() || e.recipient_account_id().size() > max_account_id_chars) {
+        e.recipient_account_id().empty() ||
+        e.recipient_account_id().size() > max_account_id_chars) {
       v1::ServerFrame reply;
       reply.set_request_id(id);
       auto* err = reply.mutable_error();
-      err->set_code(e.ciphertext().size() > limits.max_envelope_bytes ? v1::TOO_LARGE : v1::BAD_REQUEST);
+      err->set_code(e.ciphertext().size() > limits.max_envelope_bytes ? v1::TOO_LARGE
+                                                                      : v1::BAD_REQUEST);
       err->set_message(e.ciphertext().size() > limits.max_envelope_bytes
                            ? "An envelope is larger than the relay allows."
                            : "An envelope needs a recipient and a ciphertext.");
@@ -763,7 +779,8 @@ void Session::on_send(const v1::ClientFrame& frame) {
       [request, from_account = account_, from_device = device_, sender = account_public_id_,
        sender_no = device_no_, now, max_queued = limits.max_queued_envelopes_per_device,
        lifetime = std::chrono::milliseconds(limits.envelope_lifetime).count(),
-       dedup = std::chrono::milliseconds(limits.send_dedup_window).count()](store::RelayStore& store) {
+       dedup =
+           std::chrono::milliseconds(limits.send_dedup_window).count()](store::RelayStore& store) {
         Outcome out;
         out.time = now;
         const auto cmid = bytes_of(request->client_message_id());
@@ -825,9 +842,11 @@ void Session::on_send(const v1::ClientFrame& frame) {
           reply.set_request_id(id);
           auto* err = reply.mutable_error();
           err->set_code(static_cast<ErrorCode>(out.error));
-          err->set_message(out.error == v1::UNKNOWN_RECIPIENT ? "A recipient does not exist on this relay; nothing was stored."
-                           : out.error == v1::NOT_AUTHORIZED  ? "This account may not write to a recipient; nothing was stored."
-                                                              : "A recipient's queue is full; nothing was stored.");
+          err->set_message(out.error == v1::UNKNOWN_RECIPIENT
+                               ? "A recipient does not exist on this relay; nothing was stored."
+                           : out.error == v1::NOT_AUTHORIZED
+                               ? "This account may not write to a recipient; nothing was stored."
+                               : "A recipient's queue is full; nothing was stored.");
           for (auto i : out.refused) {
             err->add_envelope_indices(i);
           }
@@ -862,7 +881,9 @@ void Session::on_ack(const v1::ClientFrame& frame) {
   }
   submit<std::size_t>(
       id,
-      [device = device_, ids](store::RelayStore& store) { return store.delete_envelopes(device, ids); },
+      [device = device_, ids](store::RelayStore& store) {
+        return store.delete_envelopes(device, ids);
+      },
       [this, id, ids](std::size_t) {
         for (auto e : ids) {
           unacked_.erase(e);
@@ -922,7 +943,8 @@ void Session::maybe_drain() {
         return store.read_envelopes(device, cursor, room);
       },
       [self, room](std::optional<std::vector<store::StoredEnvelope>> rows) {
-        auto shared = std::make_shared<std::optional<std::vector<store::StoredEnvelope>>>(std::move(rows));
+        auto shared =
+            std::make_shared<std::optional<std::vector<store::StoredEnvelope>>>(std::move(rows));
         self->on_strand([self, shared, room] {
           self->draining_ = false;
           if (*shared) {

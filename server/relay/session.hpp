@@ -60,7 +60,8 @@ private:
   void on_list_contacts(const v1::ClientFrame& frame);
 
   void authenticated(std::int64_t account, std::int64_t device, std::string public_id,
-                     std::uint32_t device_no, store::Role role, std::vector<std::uint8_t> signing_key);
+                     std::uint32_t device_no, store::Role role,
+                     std::vector<std::uint8_t> signing_key);
 
   // Delivery.
   void on_push(const std::shared_ptr<const store::StoredEnvelope>& envelope);

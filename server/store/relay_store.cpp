@@ -26,9 +26,8 @@ struct RelayStore::Statements {
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
         select_invite(db.prepare(
             "SELECT role, inviter, uses_left, expires_at FROM invites WHERE token_hash = ?1")),
-        use_invite(db.prepare(
-            "UPDATE invites SET uses_left = uses_left - 1 "
-            "WHERE token_hash = ?1 AND uses_left > 0 AND expires_at > ?2")),
+        use_invite(db.prepare("UPDATE invites SET uses_left = uses_left - 1 "
+                              "WHERE token_hash = ?1 AND uses_left > 0 AND expires_at > ?2")),
         insert_account(db.prepare(
             "INSERT INTO accounts(public_id, role, account_key, inviter, handle, created_at, "
             "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?6, ?5, ?5)")),
@@ -37,18 +36,17 @@ struct RelayStore::Statements {
             "device_certificate, signed_prekey_id, signed_prekey, signed_prekey_signature, "
             "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")),
         touch(db.prepare("UPDATE accounts SET last_seen_at = ?2 WHERE id = ?1")),
-        insert_connection(db.prepare(
-            "INSERT OR IGNORE INTO connections(a, b, created_at) VALUES (?1, ?2, ?3)")),
-        update_signed_prekey(db.prepare(
-            "UPDATE devices SET signed_prekey_id = ?2, signed_prekey = ?3, "
-            "signed_prekey_signature = ?4 WHERE id = ?1")),
-        insert_prekey(db.prepare(
-            "INSERT OR REPLACE INTO one_time_prekeys(device, prekey_id, public_key) "
-            "VALUES (?1, ?2, ?3)")),
-        take_prekey(db.prepare(
-            "DELETE FROM one_time_prekeys WHERE device = ?1 AND prekey_id = "
-            "(SELECT min(prekey_id) FROM one_time_prekeys WHERE device = ?1) "
-            "RETURNING prekey_id, public_key")),
+        insert_connection(
+            db.prepare("INSERT OR IGNORE INTO connections(a, b, created_at) VALUES (?1, ?2, ?3)")),
+        update_signed_prekey(
+            db.prepare("UPDATE devices SET signed_prekey_id = ?2, signed_prekey = ?3, "
+                       "signed_prekey_signature = ?4 WHERE id = ?1")),
+        insert_prekey(
+            db.prepare("INSERT OR REPLACE INTO one_time_prekeys(device, prekey_id, public_key) "
+                       "VALUES (?1, ?2, ?3)")),
+        take_prekey(db.prepare("DELETE FROM one_time_prekeys WHERE device = ?1 AND prekey_id = "
+                               "(SELECT min(prekey_id) FROM one_time_prekeys WHERE device = ?1) "
+                               "RETURNING prekey_id, public_key")),
         insert_dedup(db.prepare(
             "INSERT INTO send_dedup(sender_device, client_message_id, expires_at) "
             "VALUES (?1, ?2, ?3) ON CONFLICT(sender_device, client_message_id) DO UPDATE "
@@ -56,13 +54,14 @@ struct RelayStore::Statements {
         select_dedup(db.prepare(
             "SELECT 1 FROM send_dedup WHERE sender_device = ?1 AND client_message_id = ?2 "
             "AND expires_at > ?3")),
-        insert_envelope(db.prepare(
-            "INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
-            "ciphertext, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
+        insert_envelope(
+            db.prepare("INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
+                       "ciphertext, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
         read_envelopes(db.prepare(
             "SELECT id, sender_device, client_message_id, ciphertext, created_at FROM envelopes "
             "WHERE recipient_device = ?1 AND id > ?2 ORDER BY id LIMIT ?3")),
-        delete_envelope(db.prepare("DELETE FROM envelopes WHERE id = ?1 AND recipient_device = ?2")) {}
+        delete_envelope(
+            db.prepare("DELETE FROM envelopes WHERE id = ?1 AND recipient_device = ?2")) {}
 
   Statement insert_invite;
   Statement select_invite;
@@ -91,16 +90,24 @@ RelayStore::RelayStore(const std::filesystem::path& database_file, bool synchron
 
 RelayStore::~RelayStore() = default;
 
-void RelayStore::begin() { db_.exec("BEGIN IMMEDIATE"); }
-void RelayStore::commit() { db_.exec("COMMIT"); }
+void RelayStore::begin() {
+  db_.exec("BEGIN IMMEDIATE");
+}
+void RelayStore::commit() {
+  db_.exec("COMMIT");
+}
 void RelayStore::rollback() noexcept {
   try {
     db_.exec("ROLLBACK");
   } catch (...) {  // nothing to roll back
   }
 }
-void RelayStore::savepoint() { db_.exec("SAVEPOINT job"); }
-void RelayStore::release_savepoint() { db_.exec("RELEASE job"); }
+void RelayStore::savepoint() {
+  db_.exec("SAVEPOINT job");
+}
+void RelayStore::release_savepoint() {
+  db_.exec("RELEASE job");
+}
 void RelayStore::rollback_to_savepoint() noexcept {
   try {
     db_.exec("ROLLBACK TO job; RELEASE job");
@@ -108,7 +115,9 @@ void RelayStore::rollback_to_savepoint() noexcept {
   }
 }
 
-void RelayStore::reload() { load_directory(); }
+void RelayStore::reload() {
+  load_directory();
+}
 
 void RelayStore::load_directory() {
   accounts_.clear();
@@ -158,7 +167,8 @@ void RelayStore::load_directory() {
   while (connections.step()) {
     connections_.insert({connections.column_int(0), connections.column_int(1)});
   }
-  auto queued = db_.prepare("SELECT recipient_device, count(*) FROM envelopes GROUP BY recipient_device");
+  auto queued =
+      db_.prepare("SELECT recipient_device, count(*) FROM envelopes GROUP BY recipient_device");
   while (queued.step()) {
     queued_[queued.column_int(0)] = static_cast<std::uint32_t>(queued.column_int(1));
   }
@@ -180,7 +190,9 @@ Account& RelayStore::cache_account(Account account) {
   return ref;
 }
 
-bool RelayStore::empty() const { return accounts_.empty() && invite_count_ == 0; }
+bool RelayStore::empty() const {
+  return accounts_.empty() && invite_count_ == 0;
+}
 
 void RelayStore::create_invite(BlobView token_hash, Role role, std::optional<std::int64_t> inviter,
                                std::uint32_t uses, std::int64_t expires_at, std::int64_t now) {
@@ -233,7 +245,7 @@ InviteUse RelayStore::check_invite(BlobView token_hash, std::int64_t now) {
 }
 
 std::pair<const Account*, const Device*> RelayStore::create_account(const NewAccount& n,
-                                                                     std::int64_t now) {
+                                                                    std::int64_t now) {
   auto& acc = st_->insert_account.reset();
   acc.bind(1, n.public_id).bind(2, static_cast<std::int64_t>(n.role)).bind(3, n.account_key);
   if (n.inviter) {
@@ -277,8 +289,8 @@ std::pair<const Account*, const Device*> RelayStore::create_account(const NewAcc
   Device* dp = d.get();
   devices_by_no_[{account_id, 1}] = dp;
   devices_[device_id] = std::move(d);
-  prekeys_[device_id] = static_cast<std::uint32_t>(
-      db_.query_int("SELECT count(*) FROM one_time_prekeys WHERE device = " + std::to_string(device_id)));
+  prekeys_[device_id] = static_cast<std::uint32_t>(db_.query_int(
+      "SELECT count(*) FROM one_time_prekeys WHERE device = " + std::to_string(device_id)));
   return {&a, dp};
 }
 
@@ -351,12 +363,14 @@ std::vector<const Account*> RelayStore::contacts_of(std::int64_t id) const {
       }
     }
   }
-  for (auto it = connections_.lower_bound({id, 0}); it != connections_.end() && it->first == id; ++it) {
+  for (auto it = connections_.lower_bound({id, 0}); it != connections_.end() && it->first == id;
+       ++it) {
     if (const Account* other = account(it->second)) {
       out.push_back(other);
     }
   }
-  std::sort(out.begin(), out.end(), [](const Account* x, const Account* y) { return x->public_id < y->public_id; });
+  std::sort(out.begin(), out.end(),
+            [](const Account* x, const Account* y) { return x->public_id < y->public_id; });
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
@@ -380,7 +394,8 @@ void RelayStore::set_signed_prekey(std::int64_t device_id, const SignedPreKey& s
   }
 }
 
-void RelayStore::add_one_time_prekeys(std::int64_t device_id, const std::vector<OneTimePreKey>& keys) {
+void RelayStore::add_one_time_prekeys(std::int64_t device_id,
+                                      const std::vector<OneTimePreKey>& keys) {
   for (const auto& k : keys) {
     st_->insert_prekey.reset()
         .bind(1, device_id)
@@ -388,8 +403,8 @@ void RelayStore::add_one_time_prekeys(std::int64_t device_id, const std::vector<
         .bind(3, k.public_key)
         .run();
   }
-  prekeys_[device_id] = static_cast<std::uint32_t>(
-      db_.query_int("SELECT count(*) FROM one_time_prekeys WHERE device = " + std::to_string(device_id)));
+  prekeys_[device_id] = static_cast<std::uint32_t>(db_.query_int(
+      "SELECT count(*) FROM one_time_prekeys WHERE device = " + std::to_string(device_id)));
 }
 
 std::uint32_t RelayStore::one_time_prekey_count(std::int64_t device_id) const {
@@ -422,7 +437,8 @@ bool RelayStore::remember_send(std::int64_t sender_device, BlobView client_messa
   return db_.changes() == 1;  // inserted, or an expired entry renewed
 }
 
-bool RelayStore::send_seen(std::int64_t sender_device, BlobView client_message_id, std::int64_t now) {
+bool RelayStore::send_seen(std::int64_t sender_device, BlobView client_message_id,
+                           std::int64_t now) {
   auto& q = st_->select_dedup.reset();
   q.bind(1, sender_device).bind(2, client_message_id).bind(3, now);
   const bool seen = q.step();

@@ -153,13 +153,16 @@ public:
   [[nodiscard]] bool remember_send(std::int64_t sender_device, BlobView client_message_id,
                                    std::int64_t expires_at, std::int64_t now);
   // The same question without remembering anything.
-  [[nodiscard]] bool send_seen(std::int64_t sender_device, BlobView client_message_id, std::int64_t now);
-  [[nodiscard]] std::int64_t insert_envelope(std::int64_t recipient_device, std::int64_t sender_device,
-                                             BlobView client_message_id, BlobView ciphertext,
-                                             std::int64_t now, std::int64_t expires_at);
+  [[nodiscard]] bool send_seen(std::int64_t sender_device, BlobView client_message_id,
+                               std::int64_t now);
+  [[nodiscard]] std::int64_t insert_envelope(std::int64_t recipient_device,
+                                             std::int64_t sender_device, BlobView client_message_id,
+                                             BlobView ciphertext, std::int64_t now,
+                                             std::int64_t expires_at);
   [[nodiscard]] std::uint32_t queued(std::int64_t device) const;
   [[nodiscard]] std::vector<StoredEnvelope> read_envelopes(std::int64_t recipient_device,
-                                                           std::int64_t after_id, std::size_t limit);
+                                                           std::int64_t after_id,
+                                                           std::size_t limit);
   // Deletes the given envelopes if they are queued for this device; returns how many.
   std::size_t delete_envelopes(std::int64_t recipient_device, const std::vector<std::int64_t>& ids);
 

@@ -120,7 +120,8 @@ void migrate(Database& db) {
     }
     return;
   }
-  const auto version = std::stoi(db.query_text("SELECT value FROM meta WHERE key = 'schema_version'"));
+  const auto version =
+      std::stoi(db.query_text("SELECT value FROM meta WHERE key = 'schema_version'"));
   if (version > schema_version) {
     throw std::runtime_error("the database was written by a newer lotse-relay (schema " +
                              std::to_string(version) + "); upgrade lotse-relay");

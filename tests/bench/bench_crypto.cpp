@@ -26,7 +26,8 @@ namespace {
 constexpr std::size_t message_bytes = 100;  // a typical chat line; padded to 160 bytes
 
 // Raw libsodium for one ratchet message's unavoidable work: seal + open of the 40-byte header
-// and the 160-byte padded body (XChaCha20-Poly1305) and the chain step (2 HMAC-SHA256) on each side.
+// and the 160-byte padded body (XChaCha20-Poly1305) and the chain step (2 HMAC-SHA256) on each
+// side.
 double raw_ratchet_work_seconds() {
   std::array<std::uint8_t, 32> key{};
   std::array<std::uint8_t, 24> nonce{};
@@ -42,16 +43,17 @@ double raw_ratchet_work_seconds() {
       crypto::hmac_sha256(key, one, mac);
       crypto::hmac_sha256(key, one, mac);
     }
-    crypto_aead_xchacha20poly1305_ietf_encrypt(header_ct.data(), nullptr, header.data(), header.size(),
-                                               nullptr, 0, nullptr, nonce.data(), key.data());
+    crypto_aead_xchacha20poly1305_ietf_encrypt(header_ct.data(), nullptr, header.data(),
+                                               header.size(), nullptr, 0, nullptr, nonce.data(),
+                                               key.data());
     crypto_aead_xchacha20poly1305_ietf_encrypt(body_ct.data(), nullptr, body.data(), body.size(),
                                                nullptr, 0, nullptr, nonce.data(), key.data());
-    int failed = crypto_aead_xchacha20poly1305_ietf_decrypt(
-        header.data(), nullptr, nullptr, header_ct.data(), header_ct.size(), nullptr, 0,
-        nonce.data(), key.data());
+    int failed = crypto_aead_xchacha20poly1305_ietf_decrypt(header.data(), nullptr, nullptr,
+                                                            header_ct.data(), header_ct.size(),
+                                                            nullptr, 0, nonce.data(), key.data());
     failed |= crypto_aead_xchacha20poly1305_ietf_decrypt(body.data(), nullptr, nullptr,
-                                                         body_ct.data(), body_ct.size(), nullptr,
-                                                         0, nonce.data(), key.data());
+                                                         body_ct.data(), body_ct.size(), nullptr, 0,
+                                                         nonce.data(), key.data());
     bench::keep(mac);
     bench::keep(failed);
   });
@@ -113,17 +115,19 @@ void bench_x3dh() {
 
   // A full first contact: X3DH on both sides plus the first message's ratchet work.
   std::uint64_t n = 0;
-  const double setup = bench::seconds_per_call([&] {
-    protocol::MemorySessionStore sessions;
-    protocol::SessionCipher initiator(alice, sessions, bob.prekeys, rng);
-    const protocol::Address to{"bob", static_cast<std::uint32_t>(++n)};
-    (void)initiator.start_session(to, bundle);
-    auto first = initiator.encrypt(to, plaintext);
-    protocol::MemorySessionStore bob_sessions;
-    protocol::SessionCipher responder(bob.identity, bob_sessions, bob.prekeys, rng);
-    auto plain = responder.decrypt({"alice", 1}, *first);
-    bench::keep(plain);
-  }, 0.5, 3);
+  const double setup = bench::seconds_per_call(
+      [&] {
+        protocol::MemorySessionStore sessions;
+        protocol::SessionCipher initiator(alice, sessions, bob.prekeys, rng);
+        const protocol::Address to{"bob", static_cast<std::uint32_t>(++n)};
+        (void)initiator.start_session(to, bundle);
+        auto first = initiator.encrypt(to, plaintext);
+        protocol::MemorySessionStore bob_sessions;
+        protocol::SessionCipher responder(bob.identity, bob_sessions, bob.prekeys, rng);
+        auto plain = responder.decrypt({"alice", 1}, *first);
+        bench::keep(plain);
+      },
+      0.5, 3);
   // Raw: the X25519 operations that work needs (initiator: EK and ratchet keygen, 3 X3DH DH,
   // 1 ratchet DH; responder: 3 X3DH DH, 2 ratchet DH, 1 keygen = 11 scalar multiplications).
   std::array<std::uint8_t, 32> sk{};
@@ -155,9 +159,8 @@ void bench_sender_keys() {
   const crypto::Bytes plaintext(message_bytes, 'x');
 
   crypto::Bytes message;
-  const double encrypt = bench::seconds_per_call([&] {
-    message = *protocol::group_encrypt(alice_store, group, alice, plaintext);
-  });
+  const double encrypt = bench::seconds_per_call(
+      [&] { message = *protocol::group_encrypt(alice_store, group, alice, plaintext); });
   // Decrypt needs fresh messages: encrypt a batch first, then time decryption alone.
   std::vector<crypto::Bytes> batch;
   for (int i = 0; i < 20000; ++i) {
@@ -165,11 +168,13 @@ void bench_sender_keys() {
   }
   std::size_t next = 0;
   // Catch Bob up to the batch's start (skipped keys are bounded, so decrypt in order).
-  const double decrypt = bench::seconds_per_call([&] {
-    auto plain = protocol::group_decrypt(bob_store, group, alice, batch[next % batch.size()]);
-    ++next;
-    bench::keep(plain);
-  }, 0.1, 3);
+  const double decrypt = bench::seconds_per_call(
+      [&] {
+        auto plain = protocol::group_decrypt(bob_store, group, alice, batch[next % batch.size()]);
+        ++next;
+        bench::keep(plain);
+      },
+      0.1, 3);
 
   const auto signer = crypto::SigningKeyPair::generate(rng);
   std::array<std::uint8_t, 32> key{};
@@ -182,8 +187,8 @@ void bench_sender_keys() {
   const double raw_encrypt = bench::seconds_per_call([&] {
     crypto::hmac_sha256(key, one, mac);
     crypto::hmac_sha256(key, one, mac);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data(), nullptr, body.data(), body.size(), nullptr, 0,
-                                               nullptr, nonce.data(), key.data());
+    crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.data(), nullptr, body.data(), body.size(),
+                                               nullptr, 0, nullptr, nonce.data(), key.data());
     sig = signer.sign_raw(sealed);
     bench::keep(sig);
   });
@@ -191,8 +196,9 @@ void bench_sender_keys() {
     const bool ok = crypto::verify_raw(signer.public_key(), sealed, sig);
     crypto::hmac_sha256(key, one, mac);
     crypto::hmac_sha256(key, one, mac);
-    const int failed = crypto_aead_xchacha20poly1305_ietf_decrypt(body.data(), nullptr, nullptr, sealed.data(),
-                                                                  sealed.size(), nullptr, 0, nonce.data(), key.data());
+    const int failed = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        body.data(), nullptr, nullptr, sealed.data(), sealed.size(), nullptr, 0, nonce.data(),
+        key.data());
     bench::keep(ok);
     bench::keep(failed);
   });
@@ -217,53 +223,59 @@ void bench_files() {
   blob.reserve(*protocol::encrypted_size(file_bytes, chunk));
   protocol::FileKeyReference reference;
 
-  const double ours = bench::seconds_per_call([&] {
-    protocol::FileEncryptor enc(rng, chunk);
-    blob.clear();
-    crypto::append(blob, enc.header());
-    for (std::size_t off = 0; off < file_bytes; off += chunk) {
-      crypto::append(blob, enc.update(crypto::ByteView(plaintext).subspan(off, chunk)));
-    }
-    crypto::append(blob, enc.finish());
-    reference = enc.reference();
-  }, 0.5, 3);
+  const double ours = bench::seconds_per_call(
+      [&] {
+        protocol::FileEncryptor enc(rng, chunk);
+        blob.clear();
+        crypto::append(blob, enc.header());
+        for (std::size_t off = 0; off < file_bytes; off += chunk) {
+          crypto::append(blob, enc.update(crypto::ByteView(plaintext).subspan(off, chunk)));
+        }
+        crypto::append(blob, enc.finish());
+        reference = enc.reference();
+      },
+      0.5, 3);
 
   std::array<std::uint8_t, crypto_secretstream_xchacha20poly1305_KEYBYTES> key{};
   crypto_secretstream_xchacha20poly1305_keygen(key.data());
   crypto::Bytes raw_out(file_bytes + (file_bytes / chunk) * 17);
-  const double raw = bench::seconds_per_call([&] {
-    crypto_secretstream_xchacha20poly1305_state st;
-    std::array<std::uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES> header{};
-    crypto_secretstream_xchacha20poly1305_init_push(&st, header.data(), key.data());
-    std::size_t out = 0;
-    for (std::size_t off = 0; off < file_bytes; off += chunk) {
-      const bool last = off + chunk >= file_bytes;
-      crypto_secretstream_xchacha20poly1305_push(
-          &st, raw_out.data() + out, nullptr, plaintext.data() + off, chunk, nullptr, 0,
-          last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
-      out += chunk + 17;
-    }
-    bench::keep(raw_out);
-  }, 0.5, 3);
+  const double raw = bench::seconds_per_call(
+      [&] {
+        crypto_secretstream_xchacha20poly1305_state st;
+        std::array<std::uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES> header{};
+        crypto_secretstream_xchacha20poly1305_init_push(&st, header.data(), key.data());
+        std::size_t out = 0;
+        for (std::size_t off = 0; off < file_bytes; off += chunk) {
+          const bool last = off + chunk >= file_bytes;
+          crypto_secretstream_xchacha20poly1305_push(
+              &st, raw_out.data() + out, nullptr, plaintext.data() + off, chunk, nullptr, 0,
+              last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+          out += chunk + 17;
+        }
+        bench::keep(raw_out);
+      },
+      0.5, 3);
 
-  const double decrypt = bench::seconds_per_call([&] {
-    protocol::FileDecryptor dec(reference);
-    std::size_t total = 0;
-    for (std::size_t off = 0; off < blob.size(); off += 1 << 20) {
-      auto part = dec.update(crypto::ByteView(blob).subspan(off, std::min<std::size_t>(1 << 20, blob.size() - off)));
-      total += part ? part->size() : 0;
-    }
-    const bool ok = dec.finish().has_value();
-    bench::keep(total);
-    bench::keep(ok);
-  }, 0.5, 3);
+  const double decrypt = bench::seconds_per_call(
+      [&] {
+        protocol::FileDecryptor dec(reference);
+        std::size_t total = 0;
+        for (std::size_t off = 0; off < blob.size(); off += 1 << 20) {
+          auto part = dec.update(crypto::ByteView(blob).subspan(
+              off, std::min<std::size_t>(1 << 20, blob.size() - off)));
+          total += part ? part->size() : 0;
+        }
+        const bool ok = dec.finish().has_value();
+        bench::keep(total);
+        bench::keep(ok);
+      },
+      0.5, 3);
 
   // The two parts LFS1 is made of, measured alone: BLAKE2b over every byte of the blob (the digest,
   // see file_stream.hpp for why it covers every byte) and raw secretstream (above). Their sum is
   // the floor for LFS1 encryption.
-  const double full_hash = bench::seconds_per_call([&] {
-    bench::keep(crypto::blake2b(blob));
-  }, 0.5, 3);
+  const double full_hash =
+      bench::seconds_per_call([&] { bench::keep(crypto::blake2b(blob)); }, 0.5, 3);
 
   const double gb = static_cast<double>(file_bytes) / 1e9;
   bench::emit("file", "blake2b_whole_blob_gb_per_s", gb / full_hash, "GB/s");

@@ -31,9 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (content->message_id() != expected_id) {
     std::abort();
   }
-  if (content->has_text() && (content->text().text().empty() ||
-                              content->text().text().size() > client::max_text_bytes ||
-                              !client::valid_utf8(content->text().text()))) {
+  if (content->has_text() &&
+      (content->text().text().empty() || content->text().text().size() > client::max_text_bytes ||
+       !client::valid_utf8(content->text().text()))) {
     std::abort();
   }
   if (content->has_profile() && !client::check_display_name(content->profile().display_name())) {
@@ -50,8 +50,10 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   const auto write = [&](const std::string& name, const v1::Content& c) {
     fuzz::write_seed(dir, name, client::serialise(c));
   };
-  write("text", client::text_content(expected_id, 1795447107051, "Hallo, ich brauche einen Termin."));
+  write("text",
+        client::text_content(expected_id, 1795447107051, "Hallo, ich brauche einen Termin."));
   write("text_utf8", client::text_content(expected_id, 1, "Grüße 🙂"));
   write("profile", client::profile_content(expected_id, 2, "Mia Müller"));
-  write("receipt", client::receipt_content(expected_id, 3, {std::string(16, 'a'), std::string(16, 'b')}));
+  write("receipt",
+        client::receipt_content(expected_id, 3, {std::string(16, 'a'), std::string(16, 'b')}));
 }

@@ -59,7 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     c.device.account_id = w.staff->device.account_id;
     const auto answer = c.login();
     if (!answer.has_logged_in()) {
-      std::fprintf(stderr, "login refused for \"%s\": %s\n", c.device.account_id.c_str(), answer.DebugString().c_str());
+      std::fprintf(stderr, "login refused for \"%s\": %s\n", c.device.account_id.c_str(),
+                   answer.DebugString().c_str());
       std::abort();
     }
   }

@@ -101,7 +101,8 @@ public:
   }
 
   // Runs posted tasks until a frame is available; nullopt at the deadline.
-  std::optional<v1::ServerFrame> next(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<v1::ServerFrame> next(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       run_tasks();
@@ -146,8 +147,8 @@ public:
   }
 
   // Collects pushed deliveries until `count` have arrived (including any already skipped).
-  std::vector<v1::Delivery> deliveries(std::size_t count,
-                                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::vector<v1::Delivery> deliveries(
+      std::size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     std::vector<v1::Delivery> out;
     auto take = [&](const v1::ServerFrame& f) {
       if (f.has_deliveries()) {
@@ -167,7 +168,8 @@ public:
     skipped = std::move(keep);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (out.size() < count) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         break;
       }
@@ -263,7 +265,8 @@ struct InProcessRelay {
 
   // Creates an invite directly in the store (as `lotse-relay invite create` does); returns token.
   std::string invite(store::Role role, std::optional<std::int64_t> inviter = std::nullopt,
-                     std::uint32_t uses = 1, std::chrono::seconds lifetime = std::chrono::hours(24));
+                     std::uint32_t uses = 1,
+                     std::chrono::seconds lifetime = std::chrono::hours(24));
 
   // The relay's internal row id of an account (to make invites bound to it).
   std::int64_t account_row(const std::string& public_id);
@@ -283,7 +286,8 @@ struct Client {
   std::string challenge;
   std::uint64_t next_request = 1;
 
-  Client(InProcessRelay& r, std::uint64_t seed, std::size_t prekeys = 10) : conn(r.connect()), device(seed, prekeys) {}
+  Client(InProcessRelay& r, std::uint64_t seed, std::size_t prekeys = 10)
+      : conn(r.connect()), device(seed, prekeys) {}
 
   std::uint64_t rid() { return next_request++; }
 
@@ -309,8 +313,8 @@ struct Client {
     hello();
     return conn->request(device.login_frame(rid(), challenge, InProcessRelay::pin_string()));
   }
-  v1::ServerFrame send_to(const std::string& account, std::uint32_t device_id, const std::string& ciphertext,
-                          std::uint64_t message_number) {
+  v1::ServerFrame send_to(const std::string& account, std::uint32_t device_id,
+                          const std::string& ciphertext, std::uint64_t message_number) {
     v1::ClientFrame f;
     f.set_request_id(rid());
     auto* s = f.mutable_send();

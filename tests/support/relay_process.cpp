@@ -47,7 +47,9 @@ int wait_exit(int pid, std::chrono::seconds timeout) {
 
 }  // namespace
 
-std::filesystem::path relay_binary() { return LOTSE_RELAY_BINARY; }
+std::filesystem::path relay_binary() {
+  return LOTSE_RELAY_BINARY;
+}
 
 CommandResult run_command(const std::vector<std::string>& argv_in, std::chrono::seconds timeout) {
   auto args = argv_in;
@@ -73,7 +75,8 @@ CommandResult run_command(const std::vector<std::string>& argv_in, std::chrono::
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int open_fds = 2;
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || ::poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) {
       break;
     }
@@ -115,8 +118,9 @@ RelayProcess::~RelayProcess() {
 void RelayProcess::start() {
   std::filesystem::create_directories(data_dir_);
   // A restart keeps the port: clients stored the address from their invite.
-  std::vector<std::string> args{relay_binary().string(), "serve", "--data-dir", data_dir_.string(),
-                                "--listen", "127.0.0.1:" + std::to_string(port_)};
+  std::vector<std::string> args{
+      relay_binary().string(), "serve",    "--data-dir",
+      data_dir_.string(),      "--listen", "127.0.0.1:" + std::to_string(port_)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   int out_pipe[2];
   if (::pipe(out_pipe) != 0) {
@@ -160,7 +164,8 @@ void RelayProcess::start() {
   // The bootstrap invite follows immediately on a first start; give it a short deadline.
   try {
     for (int i = 0; i < 2; ++i) {
-      const auto line = read_line(std::chrono::steady_clock::now() + std::chrono::milliseconds(300));
+      const auto line =
+          read_line(std::chrono::steady_clock::now() + std::chrono::milliseconds(300));
       if (line.rfind("lotse://", 0) == 0) {
         bootstrap_ = line;
         break;
@@ -177,10 +182,12 @@ std::string RelayProcess::read_line(std::chrono::steady_clock::time_point deadli
       pending_.erase(0, nl + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd fd{stdout_fd_, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) {
-      throw std::runtime_error("relay printed nothing in time (see " + (data_dir_ / "relay.log").string() + ")");
+      throw std::runtime_error("relay printed nothing in time (see " +
+                               (data_dir_ / "relay.log").string() + ")");
     }
     char buf[1024];
     const auto n = ::read(stdout_fd_, buf, sizeof buf);

@@ -82,8 +82,8 @@ struct WsClient::Impl {
   beast::flat_buffer buffer;
 };
 
-WsClient::WsClient(const std::string& host, std::uint16_t port, const std::array<std::uint8_t, 32>& pin,
-                   const std::string& local_address)
+WsClient::WsClient(const std::string& host, std::uint16_t port,
+                   const std::array<std::uint8_t, 32>& pin, const std::string& local_address)
     : impl_(std::make_unique<Impl>()) {
   configure_pinned(impl_->ctx, pin);
   try {
@@ -105,7 +105,9 @@ WsClient::WsClient(const std::string& host, std::uint16_t port, const std::array
 
 WsClient::~WsClient() = default;
 
-void WsClient::send(const v1::ClientFrame& frame) { send_raw(frame.SerializeAsString()); }
+void WsClient::send(const v1::ClientFrame& frame) {
+  send_raw(frame.SerializeAsString());
+}
 
 void WsClient::send_raw(const std::string& bytes, bool binary) {
   impl_->ws->binary(binary);
@@ -145,8 +147,8 @@ v1::ServerFrame WsClient::request(const v1::ClientFrame& frame, std::chrono::mil
   send(frame);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       throw WsError("no answer to request " + std::to_string(frame.request_id()));
     }
@@ -167,11 +169,13 @@ void WsClient::close() {
 }
 
 std::pair<int, std::string> https_get(const std::string& host, std::uint16_t port,
-                                      const std::array<std::uint8_t, 32>& pin, const std::string& target) {
+                                      const std::array<std::uint8_t, 32>& pin,
+                                      const std::string& target) {
   asio::io_context io;
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   configure_pinned(ctx, pin);
-  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(connect_socket(io, host, port, {})), ctx);
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(connect_socket(io, host, port, {})),
+                                              ctx);
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
   stream.handshake(asio::ssl::stream_base::client);
   namespace http = beast::http;

@@ -55,6 +55,7 @@ private:
 
 // One HTTPS GET over the same pinned TLS; returns status code and body.
 std::pair<int, std::string> https_get(const std::string& host, std::uint16_t port,
-                                      const std::array<std::uint8_t, 32>& pin, const std::string& target);
+                                      const std::array<std::uint8_t, 32>& pin,
+                                      const std::string& target);
 
 }  // namespace lotse::test

@@ -5,10 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace {
 
@@ -22,8 +22,8 @@ std::string read_text(const std::filesystem::path& p) {
 struct TempFile {
   std::filesystem::path path;
   explicit TempFile(const std::string& text) {
-    path = std::filesystem::temp_directory_path() /
-           ("lotse-config-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()) + ".toml");
+    path = std::filesystem::temp_directory_path() / ("lotse-config-" + std::to_string(::getpid()) +
+                                                     "-" + std::to_string(std::rand()) + ".toml");
     std::ofstream(path) << text;
   }
   ~TempFile() { std::filesystem::remove(path); }
@@ -44,9 +44,12 @@ std::string error_of(const std::string& toml) {
 
 }  // namespace
 
-TEST_CASE("deploy/lotse-relay.toml is exactly `lotse-relay config example` and loads as the defaults") {
-  const auto shipped = read_text(std::filesystem::path(LOTSE_TESTS_DIR) / ".." / "deploy" / "lotse-relay.toml");
-  // If this fails after adding or changing an option: lotse-relay config example > deploy/lotse-relay.toml
+TEST_CASE(
+    "deploy/lotse-relay.toml is exactly `lotse-relay config example` and loads as the defaults") {
+  const auto shipped =
+      read_text(std::filesystem::path(LOTSE_TESTS_DIR) / ".." / "deploy" / "lotse-relay.toml");
+  // If this fails after adding or changing an option: lotse-relay config example >
+  // deploy/lotse-relay.toml
   CHECK(shipped == lotse::app::example_config());
 
   TempFile f(shipped);
@@ -71,8 +74,9 @@ TEST_CASE("every option round-trips through its text form") {
 }
 
 TEST_CASE("config files: values applied, unknown keys and bad values name the key") {
-  TempFile f("[limits]\nmax_frame_bytes = 4096\nidle_timeout = \"2m\"\nmessages_per_second = 12.5\n"
-             "[server]\nlisten = \"[::1]:9000\"\n");
+  TempFile f(
+      "[limits]\nmax_frame_bytes = 4096\nidle_timeout = \"2m\"\nmessages_per_second = 12.5\n"
+      "[server]\nlisten = \"[::1]:9000\"\n");
   lotse::app::Config c;
   lotse::app::apply_config_file(c, f.path);
   CHECK(c.limits.max_frame_bytes == 4096);
@@ -81,16 +85,22 @@ TEST_CASE("config files: values applied, unknown keys and bad values name the ke
   CHECK(c.listen_host == "::1");
   CHECK(c.listen_port == 9000);
 
-  CHECK(error_of("[limits]\nmax_frame_byte = 1\n").find("unknown option limits.max_frame_byte") != std::string::npos);
-  CHECK(error_of("[limits]\nmax_frame_bytes = 10\n").find("limits.max_frame_bytes must be at least") != std::string::npos);
+  CHECK(error_of("[limits]\nmax_frame_byte = 1\n").find("unknown option limits.max_frame_byte") !=
+        std::string::npos);
+  CHECK(error_of("[limits]\nmax_frame_bytes = 10\n")
+            .find("limits.max_frame_bytes must be at least") != std::string::npos);
   CHECK(error_of("[limits]\nidle_timeout = \"soon\"\n").find("duration") != std::string::npos);
-  CHECK(error_of("[limits]\nmessages_per_second = -1\n").find("limits.messages_per_second must be positive") != std::string::npos);
+  CHECK(error_of("[limits]\nmessages_per_second = -1\n")
+            .find("limits.messages_per_second must be positive") != std::string::npos);
   CHECK(error_of("[server]\nlisten = \"nohost\"\n").find("is not HOST:PORT") != std::string::npos);
-  CHECK(error_of("[server]\nlisten = \"h:70000\"\n").find("port out of range") != std::string::npos);
-  CHECK(error_of("[store]\nsynchronous = \"sometimes\"\n").find("store.synchronous") != std::string::npos);
+  CHECK(error_of("[server]\nlisten = \"h:70000\"\n").find("port out of range") !=
+        std::string::npos);
+  CHECK(error_of("[store]\nsynchronous = \"sometimes\"\n").find("store.synchronous") !=
+        std::string::npos);
   CHECK(error_of("listen = 1\n").find("must be a table") != std::string::npos);
   CHECK(error_of("[server\n").find("cannot read config file") != std::string::npos);
-  CHECK(error_of("[limits]\nmax_connections = 0\n").find("limits.max_connections must be at least 1") != std::string::npos);
+  CHECK(error_of("[limits]\nmax_connections = 0\n")
+            .find("limits.max_connections must be at least 1") != std::string::npos);
 }
 
 TEST_CASE("durations") {
@@ -102,7 +112,8 @@ TEST_CASE("durations") {
   CHECK_THROWS_AS((void)lotse::app::parse_duration_seconds(""), std::invalid_argument);
   CHECK_THROWS_AS((void)lotse::app::parse_duration_seconds("7w"), std::invalid_argument);
   CHECK_THROWS_AS((void)lotse::app::parse_duration_seconds("-5"), std::invalid_argument);
-  CHECK_THROWS_AS((void)lotse::app::parse_duration_seconds("99999999999999999d"), std::invalid_argument);
+  CHECK_THROWS_AS((void)lotse::app::parse_duration_seconds("99999999999999999d"),
+                  std::invalid_argument);
 }
 
 TEST_CASE("invite address: loopback listens advertise localhost, public_address wins") {

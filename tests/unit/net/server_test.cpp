@@ -313,7 +313,8 @@ TEST_CASE("a WebSocket peer that answers nothing, not even pings, is dropped at 
   CHECK(eventually([&] { return server.server().connection_count() == 0; }));
 }
 
-TEST_CASE("a connection still unauthenticated at auth_timeout is closed with 1008, even if it talks") {
+TEST_CASE(
+    "a connection still unauthenticated at auth_timeout is closed with 1008, even if it talks") {
   const Watchdog watchdog;
   TestFactory factory;
   factory.authenticated = false;

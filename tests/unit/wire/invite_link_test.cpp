@@ -39,22 +39,33 @@ TEST_CASE("invite lines round-trip, with and without a role, for names, IPv4 and
   CHECK(v6->host == "::1");
   CHECK(v6->to_string() == "lotse://[::1]:443/invite?token=" + token + "&pin=" + pin);
   // Whitespace from copy and paste.
-  CHECK(InviteLink::parse("  lotse://localhost:1/invite?token=" + token + "&pin=" + pin + "\r\n").has_value());
+  CHECK(InviteLink::parse("  lotse://localhost:1/invite?token=" + token + "&pin=" + pin + "\r\n")
+            .has_value());
 }
 
 TEST_CASE("anything else is refused") {
   const std::string good = "lotse://localhost:7443/invite?token=" + token + "&pin=" + pin;
   CHECK_FALSE(InviteLink::parse("").has_value());
-  CHECK_FALSE(InviteLink::parse("https://localhost:7443/invite?token=" + token + "&pin=" + pin).has_value());
-  CHECK_FALSE(InviteLink::parse("lotse://localhost/invite?token=" + token + "&pin=" + pin).has_value());
-  CHECK_FALSE(InviteLink::parse("lotse://localhost:0/invite?token=" + token + "&pin=" + pin).has_value());
-  CHECK_FALSE(InviteLink::parse("lotse://localhost:65536/invite?token=" + token + "&pin=" + pin).has_value());
-  CHECK_FALSE(InviteLink::parse("lotse://local host:7443/invite?token=" + token + "&pin=" + pin).has_value());
-  CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + token.substr(1) + "&pin=" + pin).has_value());
-  CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + token + "&pin=" + pin.substr(2)).has_value());
+  CHECK_FALSE(InviteLink::parse("https://localhost:7443/invite?token=" + token + "&pin=" + pin)
+                  .has_value());
+  CHECK_FALSE(
+      InviteLink::parse("lotse://localhost/invite?token=" + token + "&pin=" + pin).has_value());
+  CHECK_FALSE(
+      InviteLink::parse("lotse://localhost:0/invite?token=" + token + "&pin=" + pin).has_value());
+  CHECK_FALSE(InviteLink::parse("lotse://localhost:65536/invite?token=" + token + "&pin=" + pin)
+                  .has_value());
+  CHECK_FALSE(InviteLink::parse("lotse://local host:7443/invite?token=" + token + "&pin=" + pin)
+                  .has_value());
+  CHECK_FALSE(
+      InviteLink::parse("lotse://localhost:7443/invite?token=" + token.substr(1) + "&pin=" + pin)
+          .has_value());
+  CHECK_FALSE(
+      InviteLink::parse("lotse://localhost:7443/invite?token=" + token + "&pin=" + pin.substr(2))
+          .has_value());
   std::string upper = pin;
   upper[0] = 'F';
-  CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + token + "&pin=" + upper).has_value());
+  CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + token + "&pin=" + upper)
+                  .has_value());
   CHECK_FALSE(InviteLink::parse(good + "&role=root").has_value());
   CHECK_FALSE(InviteLink::parse(good + "&role=").has_value());
   CHECK_FALSE(InviteLink::parse(good + "&rol=client").has_value());
@@ -62,7 +73,8 @@ TEST_CASE("anything else is refused") {
   CHECK_FALSE(InviteLink::parse(good + "&role=client&x=1").has_value());
   std::string bad_token = token;
   bad_token[5] = '+';
-  CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + bad_token + "&pin=" + pin).has_value());
+  CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + bad_token + "&pin=" + pin)
+                  .has_value());
 }
 
 TEST_CASE("login transcript layout") {

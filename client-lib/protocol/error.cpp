@@ -36,6 +36,9 @@ public:
       case errc::file_corrupt: return "encrypted file is corrupt";
       case errc::identity_mismatch: return "identity does not match the expected one";
       case errc::group_mismatch: return "message belongs to another group";
+      case errc::group_out_of_order: return "group change does not follow the current state";
+      case errc::group_archived: return "group is archived";
+      case errc::group_rule_violation: return "group change is not allowed for its author";
     }
     return "unknown protocol error";
   }

@@ -18,24 +18,27 @@ enum class errc {
   wrong_message_type = 3,  // e.g. a group ciphertext given to a pairwise session
   bad_signature = 4,
   unknown_signed_prekey = 5,
-  unknown_one_time_prekey = 6,  // also: already used (one-time prekeys are deleted on use)
-  duplicate_message = 7,  // replay of a message already decrypted
-  too_many_skipped = 8,  // message number too far ahead (MAX_SKIP)
-  header_decrypt_failed = 9,  // no header key of this session opens the header
-  decrypt_failed = 10,  // body did not authenticate
-  weak_key = 11,  // a DH produced the all-zero output
+  unknown_one_time_prekey = 6,   // also: already used (one-time prekeys are deleted on use)
+  duplicate_message = 7,         // replay of a message already decrypted
+  too_many_skipped = 8,          // message number too far ahead (MAX_SKIP)
+  header_decrypt_failed = 9,     // no header key of this session opens the header
+  decrypt_failed = 10,           // body did not authenticate
+  weak_key = 11,                 // a DH produced the all-zero output
   replayed_prekey_message = 12,  // an X3DH initial message seen before
-  invalid_state = 13,  // stored state is corrupt or of an unknown version
+  invalid_state = 13,            // stored state is corrupt or of an unknown version
   no_session = 14,
   unknown_sender_key = 15,  // no sender key for this sender/key id
   sender_key_too_old = 16,  // iteration already used or evicted
-  file_truncated = 17,  // encrypted file ended without its final chunk
+  file_truncated = 17,      // encrypted file ended without its final chunk
   file_trailing_data = 18,  // data after the final chunk
   file_digest_mismatch = 19,
   file_size_mismatch = 20,
-  file_corrupt = 21,  // a chunk failed authentication
-  identity_mismatch = 22,  // a bundle or message names a different identity than expected
-  group_mismatch = 23,  // a group message or sender key for another group than expected
+  file_corrupt = 21,          // a chunk failed authentication
+  identity_mismatch = 22,     // a bundle or message names a different identity than expected
+  group_mismatch = 23,        // a group message or sender key for another group than expected
+  group_out_of_order = 24,    // a group commit does not follow the current one (epoch or hash)
+  group_archived = 25,        // the group is archived: no further commits
+  group_rule_violation = 26,  // the commit's author may not make this membership change
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -53,14 +53,14 @@ struct GroupMember {
 
 // A verified point in a group's log.
 struct GroupState {
-  crypto::Bytes group_id;                // group_id_bytes
+  crypto::Bytes group_id;  // group_id_bytes
   std::uint64_t epoch = 0;
-  std::array<std::uint8_t, 32> head{};   // BLAKE2b-256 of the current commit's bytes
-  std::vector<GroupMember> members;      // sorted by account_id, unique
+  std::array<std::uint8_t, 32> head{};  // BLAKE2b-256 of the current commit's bytes
+  std::vector<GroupMember> members;     // sorted by account_id, unique
   bool archived = false;
-  std::string author_account_id;         // of the current commit
+  std::string author_account_id;  // of the current commit
   std::uint32_t author_device_id = 0;
-  std::int64_t created_at_ms = 0;        // the current commit's (author's clock)
+  std::int64_t created_at_ms = 0;  // the current commit's (author's clock)
 
   [[nodiscard]] const GroupMember* find(std::string_view account_id) const noexcept;
   [[nodiscard]] bool is_member(std::string_view account_id) const noexcept {
@@ -82,12 +82,9 @@ struct CommitAuthor {
 // Builds and signs the commit that moves `previous` to `members` (any order; sorted here) and
 // `archived`. previous == nullptr creates the group `group_id` (ignored otherwise). Fails with the
 // error apply_group_commit would give for the result, so nothing unacceptable is ever signed.
-[[nodiscard]] Result<v1::SignedGroupCommit> make_group_commit(const GroupState* previous,
-                                                              crypto::ByteView group_id,
-                                                              std::vector<GroupMember> members,
-                                                              bool archived,
-                                                              const CommitAuthor& author,
-                                                              std::int64_t now_ms);
+[[nodiscard]] Result<v1::SignedGroupCommit> make_group_commit(
+    const GroupState* previous, crypto::ByteView group_id, std::vector<GroupMember> members,
+    bool archived, const CommitAuthor& author, std::int64_t now_ms);
 
 // Verifies `commit` on top of `previous` (nullptr: it must create the group, epoch 0) and returns
 // the new state. Errors, in the order checked:
@@ -116,6 +113,24 @@ struct CommitAuthor {
 // Decodes a commit this party verified earlier (its own stored state) without checking the
 // signature or the rules again. malformed_message if it does not decode.
 [[nodiscard]] Result<GroupState> decode_trusted_group_commit(const v1::SignedGroupCommit& commit);
+
+// What a member device does with its sender keys after it applied a commit (docs/PROTOCOL.md
+// 4.4), from `before` (nullptr: the device did not know the group) to `after`:
+//   - `self` is not a member any more: forget every chain of the group (removed = true);
+//   - `self` is new, or somebody left: start a new chain of our own (rotate) and send it to every
+//     other member (send_new_to), and forget the chains of those who left (forget);
+//   - otherwise members were added: send our current chain to them only (send_current_to), so
+//     they read what we send from now on and nothing from before;
+//   - role changes and archiving change no keys.
+struct SenderKeyPlan {
+  bool removed = false;
+  bool rotate = false;
+  std::vector<std::string> send_new_to;      // account ids (every device of each)
+  std::vector<std::string> send_current_to;  // account ids
+  std::vector<std::string> forget;           // account ids whose chains to drop
+};
+[[nodiscard]] SenderKeyPlan plan_sender_keys(const GroupState* before, const GroupState& after,
+                                             std::string_view self);
 
 // The hash a following commit names as `previous`.
 [[nodiscard]] std::array<std::uint8_t, 32> group_commit_hash(crypto::ByteView commit_bytes);

@@ -56,6 +56,7 @@ std::string_view table_name(Table t) noexcept {
     case Table::messages: return "messages";
     case Table::outbox: return "outbox";
     case Table::envelopes: return "envelopes";
+    case Table::groups: return "groups";
   }
   return "unknown";
 }

@@ -46,8 +46,9 @@ enum class Table : std::uint8_t {
   messages,
   outbox,
   envelopes,
+  groups,
 };
-inline constexpr std::size_t table_count = 10;
+inline constexpr std::size_t table_count = 11;
 [[nodiscard]] std::string_view table_name(Table t) noexcept;
 
 struct SubkeyTag {

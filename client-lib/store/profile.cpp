@@ -56,6 +56,12 @@ CREATE TABLE envelopes (
 ) STRICT;
 )sql";
 
+// Tables added after format 1 was first written: created when missing, so a profile made by an
+// earlier build opens (the format number only changes when existing rows change meaning).
+constexpr std::string_view schema_additions = R"sql(
+CREATE TABLE IF NOT EXISTS groups (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID, STRICT;
+)sql";
+
 // Per connection; none of these touches the file. locking_mode=EXCLUSIVE: the first access
 // takes the lock and keeps it until close, so a second process gets profile_locked rather than
 // a forked copy of the session state (and WAL then keeps its index in heap memory, no -shm).
@@ -142,7 +148,8 @@ struct Profile::Impl {
         contacts(ctx),
         messages(ctx),
         outbox(ctx),
-        envelopes(ctx) {}
+        envelopes(ctx),
+        groups(ctx) {}
 
   fs::path file;
   detail::Context ctx;
@@ -154,6 +161,7 @@ struct Profile::Impl {
   Messages messages;
   Outbox outbox;
   ProcessedEnvelopes envelopes;
+  Groups groups;
 };
 
 Profile::Profile(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -205,6 +213,7 @@ Result<Profile> Profile::create(const fs::path& dir, std::string_view passphrase
     enable_wal(db);
     db.exec("BEGIN IMMEDIATE");
     db.exec(schema_v1);
+    db.exec(schema_additions);
     auto st = db.prepare("INSERT INTO header (id, format, wrapped_key) VALUES (1, ?, ?)");
     st.bind(1, static_cast<std::int64_t>(format_version)).bind(2, wrapped->serialise()).run();
     db.exec("COMMIT");
@@ -239,7 +248,9 @@ Result<Profile> Profile::open(const fs::path& dir, std::string_view passphrase, 
     }
     enable_wal(db);
     // Take the exclusive lock now (a write), not at the first write some time later.
-    db.exec("BEGIN IMMEDIATE; UPDATE header SET format = format WHERE id = 1; COMMIT");
+    db.exec("BEGIN IMMEDIATE; UPDATE header SET format = format WHERE id = 1");
+    db.exec(schema_additions);
+    db.exec("COMMIT");
     return Profile(std::make_unique<Impl>(file, std::move(db), std::move(*key), rng));
   } catch (const sql::Error& e) {
     if (e.busy()) {
@@ -292,6 +303,9 @@ Result<void> Profile::checkpoint() {
   });
 }
 
+Groups& Profile::groups() noexcept {
+  return impl_->groups;
+}
 Secrets& Profile::secrets() noexcept {
   return impl_->secrets;
 }

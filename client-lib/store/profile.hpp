@@ -7,6 +7,7 @@
 #include "store/contacts.hpp"
 #include "store/envelopes.hpp"
 #include "store/error.hpp"
+#include "store/groups.hpp"
 #include "store/limits.hpp"
 #include "store/messages.hpp"
 #include "store/outbox.hpp"
@@ -100,6 +101,7 @@ public:
   [[nodiscard]] Messages& messages() noexcept;
   [[nodiscard]] Outbox& outbox() noexcept;
   [[nodiscard]] ProcessedEnvelopes& envelopes() noexcept;
+  [[nodiscard]] Groups& groups() noexcept;
 
   [[nodiscard]] const std::filesystem::path& file() const noexcept;
 

@@ -15,6 +15,14 @@ namespace {
 
 constexpr const char* client_name = "lotse-cli/0.1";
 
+client::Options options() {
+  client::Options o;
+  o.client_name = client_name;
+  return o;
+}
+
+}  // namespace
+
 int fail(const boost::system::error_code& ec) {
   std::string text = ec.message();
   if (!text.empty()) {
@@ -29,14 +37,6 @@ int fail(const std::string& sentence) {
   return exit_error;
 }
 
-client::Options options() {
-  client::Options o;
-  o.client_name = client_name;
-  return o;
-}
-
-// Opens the profile (prompting for the passphrase) and, if `online`, connects and processes what
-// the relay had queued.
 client::Result<std::unique_ptr<client::Client>> open_client(const Common& common, bool online) {
   const auto dir = profile_dir(common.profile);
   if (!client::Client::exists(dir)) {
@@ -58,8 +58,6 @@ client::Result<std::unique_ptr<client::Client>> open_client(const Common& common
   }
   return c;
 }
-
-}  // namespace
 
 int cmd_init(const Common& common, const std::string& invite, const std::string& name) {
   const auto dir = profile_dir(common.profile);

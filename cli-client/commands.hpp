@@ -3,7 +3,10 @@
 
 // The `lotse` commands. Each returns the process exit code; errors are one sentence on standard
 // error ("lotse: ...") and a non-zero code. Standard output carries only the command's result.
+#include "client/client.hpp"
+
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,25 @@ int cmd_send(const Common& common, const std::string& contact,
 int cmd_inbox(const Common& common, std::chrono::seconds wait);
 int cmd_chat(const Common& common, const std::string& contact, std::size_t history);
 int cmd_verify(const Common& common, const std::string& contact, bool confirm);
+
+// group_commands.cpp
+int cmd_group_create(const Common& common, const std::string& name,
+                     const std::vector<std::string>& members, const std::string& topic);
+enum class GroupChange { add, remove, promote, demote };
+int cmd_group_change(const Common& common, GroupChange change, const std::string& group,
+                     const std::string& member);
+int cmd_group_archive(const Common& common, const std::string& group);
+int cmd_group_leave(const Common& common, const std::string& group);
+int cmd_group_list(const Common& common);
+int cmd_group_members(const Common& common, const std::string& group);
+int cmd_directory(const Common& common);
+
+// Shared by the commands: print one sentence for the error and return exit_error.
+int fail(const boost::system::error_code& ec);
+int fail(const std::string& sentence);
+// Opens the profile (prompting for the passphrase) and, if `online`, connects and processes what
+// the relay had queued.
+client::Result<std::unique_ptr<client::Client>> open_client(const Common& common, bool online);
 
 // Exit codes: 1 for user-facing errors (bad input, refused, unreachable), 2 for usage errors.
 inline constexpr int exit_error = 1;

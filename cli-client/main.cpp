@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> words;
   auto* send =
       app.add_subcommand("send", "Send a message (text from the arguments or standard input)");
-  send->add_option("contact", contact, "Name, handle or account id")->required();
+  send->add_option("to", contact, "Contact (name, handle or account id) or group (name or id)")
+      ->required();
   send->add_option("text", words, "The message; omit to read standard input");
 
   unsigned wait = 0;
@@ -68,7 +69,43 @@ int main(int argc, char** argv) {
   verify->add_option("contact", contact, "Name, handle or account id")->required();
   verify->add_flag("--confirm", confirm, "You compared it: mark the contact verified");
 
-  for (auto* sub : {init, whoami, invite_cmd, contacts, send, inbox, chat, verify}) {
+  auto* group = app.add_subcommand("group", "Groups and team channels");
+  group->require_subcommand(1);
+  std::string group_name;
+  std::string topic;
+  std::vector<std::string> members;
+  auto* group_create = group->add_subcommand(
+      "create", "(staff) Create a group with you as owner; members are contacts or colleagues");
+  group_create->add_option("name", group_name, "The group's name (members see it; the relay not)")
+      ->required();
+  group_create->add_option("members", members, "Names, handles or account ids");
+  group_create->add_option("--topic", topic, "What the group is for");
+  std::string group_ref;
+  std::string member;
+  const auto member_command = [&](const char* command, const char* help) {
+    auto* sub = group->add_subcommand(command, help);
+    sub->add_option("group", group_ref, "Group name or id")->required();
+    sub->add_option("member", member, "Name, handle or account id")->required();
+    return sub;
+  };
+  auto* group_add = member_command("add", "(owner/admin) Add a member");
+  auto* group_remove =
+      member_command("remove", "(owner/admin) Remove a member; everyone left gets new keys");
+  auto* group_promote = member_command("promote", "(owner/admin) Make a member an admin");
+  auto* group_demote = member_command("demote", "(owner/admin) Make an admin a plain member");
+  auto* group_archive = group->add_subcommand("archive", "(owner/admin) Archive: no more messages");
+  group_archive->add_option("group", group_ref, "Group name or id")->required();
+  auto* group_leave = group->add_subcommand("leave", "Leave a group");
+  group_leave->add_option("group", group_ref, "Group name or id")->required();
+  auto* group_list = group->add_subcommand("list", "Your groups");
+  auto* group_members = group->add_subcommand("members", "Members of a group and their roles");
+  group_members->add_option("group", group_ref, "Group name or id")->required();
+
+  auto* directory = app.add_subcommand("directory", "(staff) Every staff account on the relay");
+
+  for (auto* sub : {init, whoami, invite_cmd, contacts, send, inbox, chat, verify, group,
+                    group_create, group_add, group_remove, group_promote, group_demote,
+                    group_archive, group_leave, group_list, group_members, directory}) {
     sub->add_option("--profile", common.profile, "Profile directory");
     sub->add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
   }
@@ -114,6 +151,36 @@ int main(int argc, char** argv) {
     }
     if (verify->parsed()) {
       return cmd_verify(common, contact, confirm);
+    }
+    if (group_create->parsed()) {
+      return cmd_group_create(common, group_name, members, topic);
+    }
+    if (group_add->parsed()) {
+      return cmd_group_change(common, GroupChange::add, group_ref, member);
+    }
+    if (group_remove->parsed()) {
+      return cmd_group_change(common, GroupChange::remove, group_ref, member);
+    }
+    if (group_promote->parsed()) {
+      return cmd_group_change(common, GroupChange::promote, group_ref, member);
+    }
+    if (group_demote->parsed()) {
+      return cmd_group_change(common, GroupChange::demote, group_ref, member);
+    }
+    if (group_archive->parsed()) {
+      return cmd_group_archive(common, group_ref);
+    }
+    if (group_leave->parsed()) {
+      return cmd_group_leave(common, group_ref);
+    }
+    if (group_list->parsed()) {
+      return cmd_group_list(common);
+    }
+    if (group_members->parsed()) {
+      return cmd_group_members(common, group_ref);
+    }
+    if (directory->parsed()) {
+      return cmd_directory(common);
     }
   } catch (const std::exception& e) {
     std::cerr << "lotse: " << e.what() << "\n";

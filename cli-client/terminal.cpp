@@ -95,7 +95,7 @@ std::string short_time(std::int64_t unix_ms) {
 }
 
 nlohmann::json to_json(const client::MessageView& m) {
-  return nlohmann::json{
+  auto j = nlohmann::json{
       {"id", m.id},
       {"from", m.from},
       {"from_name", m.from_name},
@@ -107,12 +107,40 @@ nlohmann::json to_json(const client::MessageView& m) {
       {"outgoing", m.outgoing},
       {"status", client::to_string(m.status)},
   };
+  if (!m.group.empty()) {
+    j["group"] = m.group;
+    j["group_name"] = m.group_name;
+  }
+  return j;
 }
 
 nlohmann::json to_json(const client::ContactView& c) {
   return nlohmann::json{
       {"account_id", c.account_id}, {"role", client::to_string(c.role)}, {"name", c.name},
       {"verified", c.verified},     {"key_changed", c.key_changed},
+  };
+}
+
+nlohmann::json to_json(const client::GroupView& g) {
+  return nlohmann::json{
+      {"id", g.id},
+      {"name", g.name},
+      {"topic", g.topic},
+      {"epoch", g.epoch},
+      {"members", g.members},
+      {"member", g.member},
+      {"archived", g.archived},
+      {"role", client::to_string(g.my_role)},
+  };
+}
+
+nlohmann::json to_json(const client::GroupMemberView& m) {
+  return nlohmann::json{
+      {"account_id", m.account_id},
+      {"name", m.name},
+      {"role", client::to_string(m.role)},
+      {"account_role", client::to_string(m.account_role)},
+      {"self", m.self},
   };
 }
 
@@ -124,7 +152,10 @@ std::string to_line(const client::MessageView& m) {
              : m.status == client::MessageStatus::sent    ? " ✓"
                                                           : " …";
   }
-  return "[" + short_time(m.sent_at_ms) + "] " + who + ": " + m.text + status;
+  const std::string where =
+      m.group.empty() ? ""
+                      : "#" + (m.group_name.empty() ? m.group.substr(0, 8) : m.group_name) + " ";
+  return "[" + short_time(m.sent_at_ms) + "] " + where + who + ": " + m.text + status;
 }
 
 }  // namespace lotse::cli

@@ -26,6 +26,8 @@ namespace lotse::cli {
 
 [[nodiscard]] nlohmann::json to_json(const client::MessageView& m);
 [[nodiscard]] nlohmann::json to_json(const client::ContactView& c);
+[[nodiscard]] nlohmann::json to_json(const client::GroupView& g);
+[[nodiscard]] nlohmann::json to_json(const client::GroupMemberView& m);
 // One line for people: "[14:05] anna.k: text" (names fall back to the account id).
 [[nodiscard]] std::string to_line(const client::MessageView& m);
 

@@ -297,6 +297,15 @@ MessageView Client::Impl::view_of(const store::StoredMessage& stored) {
   v.sent_at_ms = m.sent_at_ms;
   v.received_at_ms = m.received_at_ms;
   v.outgoing = m.direction == store::Direction::outgoing;
+  if (m.conversation.starts_with("group:")) {
+    v.group = m.conversation.substr(6);
+    v.conversation = v.group;
+    if (auto raw = from_hex(v.group)) {
+      if (auto g = profile.groups().find(*raw); g && *g) {
+        v.group_name = (*g)->name;
+      }
+    }
+  }
   if (!v.outgoing) {
     v.status = MessageStatus::received;
   } else {
@@ -610,6 +619,9 @@ Result<void> Client::connect() {
     std::lock_guard lock(im.mutex);
     im.drain_seen = false;
     im.refreshing = false;
+    im.fetching_log = false;
+    im.log_states.clear();
+    im.log_fetched_for.clear();
     im.pending.clear();
     im.auth_answer.reset();
   }
@@ -669,8 +681,9 @@ Result<void> Client::connect() {
 Result<void> Client::wait_drained(std::chrono::milliseconds timeout) {
   Impl& im = *impl_;
   std::unique_lock lock(im.mutex);
-  const bool done = im.state_changed.wait_for(
-      lock, timeout, [&] { return im.drain_seen && im.pending.empty() && !im.refreshing; });
+  const bool done = im.state_changed.wait_for(lock, timeout, [&] {
+    return im.drain_seen && im.pending.empty() && !im.refreshing && !im.fetching_log;
+  });
   if (!done) {
     return errc::timed_out;
   }
@@ -776,7 +789,28 @@ Result<MessageView> Client::send_text(std::string_view contact, std::string_view
     id = im.new_message_id();
     now = im.now_ms();
   }
-  return im.send_content(contact, text_content(id, now, text));
+  std::optional<LoadedGroup> group;
+  {
+    std::lock_guard lock(im.mutex);
+    auto g = im.resolve_group(contact);
+    if (g) {
+      auto c = im.resolve(contact);
+      const bool exact_group = g->record.group_id.size() * 2 == contact.size();
+      if (c && !exact_group && c->account_id != contact) {
+        return errc::ambiguous_name;  // a contact and a group share the name
+      }
+      if (!c || exact_group) {
+        group = std::move(*g);
+      }
+    } else if (g.error() != errc::unknown_group) {
+      return g.error();
+    }
+  }
+  const auto content = text_content(id, now, text);
+  if (group) {
+    return im.send_group_content(*group, content);
+  }
+  return im.send_content(contact, content);
 }
 
 Result<std::vector<MessageView>> Client::take_unshown() {
@@ -804,11 +838,15 @@ Result<std::vector<MessageView>> Client::take_unshown() {
 Result<std::vector<MessageView>> Client::history(std::string_view contact, std::size_t limit) {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
-  auto c = im.resolve(contact);
-  if (!c) {
-    return c.error();
+  std::string conversation;
+  if (auto c = im.resolve(contact)) {
+    conversation = c->account_id;
+  } else if (auto g = im.resolve_group(contact)) {
+    conversation = group_conversation(g->record.group_id);
+  } else {
+    return c.error() == errc::unknown_contact ? g.error() : c.error();
   }
-  auto latest = im.profile.messages().latest(c->account_id, limit);
+  auto latest = im.profile.messages().latest(conversation, limit);
   if (!latest) {
     return user_error(latest.error());
   }
@@ -819,7 +857,7 @@ Result<std::vector<MessageView>> Client::history(std::string_view contact, std::
     last = std::max(last, m.seq);
   }
   if (last != 0) {
-    (void)im.profile.messages().mark_shown(c->account_id, last);
+    (void)im.profile.messages().mark_shown(conversation, last);
   }
   return out;
 }

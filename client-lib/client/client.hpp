@@ -41,6 +41,10 @@ struct Options {
   std::chrono::milliseconds connect_timeout{10'000};
   std::size_t one_time_prekeys = 100;  // published at registration and topped up to
   std::size_t replenish_below = 20;    // top up when the relay holds fewer
+  // Our sender key in a group is replaced (and handed out again) after this many messages or
+  // this age, besides every time somebody leaves or joins.
+  std::uint32_t group_key_max_messages = 1000;
+  std::chrono::hours group_key_max_age{24 * 7};
   // Injected for tests; empty: the system clock / libsodium's RNG.
   std::function<std::int64_t()> now_ms;
   crypto::Rng* rng = nullptr;
@@ -69,7 +73,9 @@ enum class MessageStatus { pending, sent, delivered, received };
 
 struct MessageView {
   std::string id;            // 32 hex digits
-  std::string conversation;  // the peer's account id (1:1)
+  std::string conversation;  // the peer's account id (1:1), or the group id (groups)
+  std::string group;         // group messages: the group id (32 hex digits); empty for 1:1
+  std::string group_name;    // the group's name as shared end to end; empty if unknown
   std::string from;          // sender account id
   std::string from_name;     // as the contact list names it; empty if unknown
   std::string text;
@@ -88,6 +94,34 @@ struct SafetyNumberView {
   bool key_changed = false;
 };
 
+enum class GroupRole { owner, admin, member };
+[[nodiscard]] const char* to_string(GroupRole role) noexcept;
+
+struct GroupView {
+  std::string id;    // 32 hex digits
+  std::string name;  // shared end to end by an owner or admin; empty until it arrives
+  std::string topic;
+  std::uint64_t epoch = 0;  // membership changes so far
+  std::size_t members = 0;
+  bool member = true;  // false after this account was removed or left
+  bool archived = false;
+  GroupRole my_role = GroupRole::member;
+};
+
+struct GroupMemberView {
+  std::string account_id;
+  std::string name;  // handle (staff) or the name a client shared; empty if unknown
+  GroupRole role = GroupRole::member;
+  Role account_role = Role::client;  // as the relay's directory says; client if unknown
+  bool self = false;
+};
+
+struct DirectoryEntry {
+  std::string account_id;
+  std::string handle;
+  Role role = Role::staff;
+};
+
 enum class ConnectionStatus { offline, connecting, online };
 
 struct Event {
@@ -98,10 +132,12 @@ struct Event {
     contact_key_changed,  // contact set
     connection,           // connection set
     undecryptable,  // contact: a message from this account could not be decrypted and was dropped
+    group_changed,  // group set: membership, roles, name or archived state changed
   };
   Kind kind = Kind::message_received;
   MessageView message;
   std::string contact;
+  std::string group;  // group_changed: the group id (hex)
   ConnectionStatus connection = ConnectionStatus::offline;
 };
 
@@ -151,12 +187,36 @@ public:
 
   // Encrypts to every device of the contact, stores, and sends; returns once the relay has
   // acknowledged (status sent). Needs connect(). A contact whose key changed is refused
-  // (key_changed) until verify_confirm().
-  [[nodiscard]] Result<MessageView> send_text(std::string_view contact, std::string_view text);
+  // (key_changed) until verify_confirm(). `to` names a contact or a group (account id, group id,
+  // or a name; a name that fits both is ambiguous_name): a group message is encrypted once with
+  // our sender key and fanned out by the relay.
+  [[nodiscard]] Result<MessageView> send_text(std::string_view to, std::string_view text);
+
+  // --- groups (docs/PROTOCOL.md 4) ---
+  // Staff and admins: a new group with us as owner and `members` (contact references) as
+  // members. Returns once the relay stored it and our sender key went out to every member.
+  [[nodiscard]] Result<GroupView> create_group(std::string_view name,
+                                               const std::vector<std::string>& members,
+                                               std::string_view topic = {});
+  // Owners and admins: add (as member), remove, set a member's role, archive. Removing
+  // ourselves leaves the group (any member may). Every remaining member replaces its sender key
+  // after a removal, so the removed account reads nothing sent afterwards.
+  [[nodiscard]] Result<GroupView> add_group_member(std::string_view group, std::string_view member);
+  [[nodiscard]] Result<GroupView> remove_group_member(std::string_view group,
+                                                      std::string_view member);
+  [[nodiscard]] Result<GroupView> set_group_role(std::string_view group, std::string_view member,
+                                                 GroupRole role);
+  [[nodiscard]] Result<GroupView> archive_group(std::string_view group);
+  // Groups known to this device (also those we left), sorted by name.
+  [[nodiscard]] Result<std::vector<GroupView>> groups();
+  [[nodiscard]] Result<GroupView> find_group(std::string_view group);
+  [[nodiscard]] Result<std::vector<GroupMemberView>> group_members(std::string_view group);
+  // Staff and admins: every staff and admin account on the relay (the relay refuses clients).
+  [[nodiscard]] Result<std::vector<DirectoryEntry>> directory();
 
   // Incoming messages not returned before, oldest first; marks them shown.
   [[nodiscard]] Result<std::vector<MessageView>> take_unshown();
-  // The newest `limit` messages with a contact, oldest first.
+  // The newest `limit` messages with a contact or in a group, oldest first.
   [[nodiscard]] Result<std::vector<MessageView>> history(std::string_view contact,
                                                          std::size_t limit = 50);
 

@@ -10,6 +10,7 @@
 #include "lotse/v1/e2e.pb.h"
 #include "lotse/v1/relay.pb.h"
 #include "net/relay_connection.hpp"
+#include "protocol/group_commit.hpp"
 #include "protocol/identity.hpp"
 #include "protocol/session_cipher.hpp"
 #include "store/profile.hpp"
@@ -38,6 +39,16 @@ inline constexpr const char* next_prekey_id = "next_one_time_prekey_id";
 // An Error frame from the relay as a client error.
 [[nodiscard]] boost::system::error_code relay_error(const v1::Error& error);
 
+// A group as this device knows it: the stored record and its verified state.
+struct LoadedGroup {
+  store::Group record;
+  protocol::GroupState state;
+};
+
+// Messages of a group are kept under this conversation name (account ids never contain ':').
+[[nodiscard]] std::string group_conversation(std::string_view group_id);
+[[nodiscard]] std::optional<std::string> from_hex(std::string_view hex);
+
 struct Client::Impl {
   Impl(std::filesystem::path dir_, Options options_, store::Profile profile_,
        protocol::DeviceIdentity identity_, crypto::SigningKeyPair account_key_);
@@ -61,6 +72,11 @@ struct Client::Impl {
   std::deque<v1::Delivery> pending;     // deliveries waiting to be processed, in relay order
   std::set<std::string> refreshed_for;  // unknown senders a directory refresh was made for
   bool refreshing = false;
+  bool fetching_log = false;  // a GetGroupLog is in flight; deliveries wait for it
+  // Verified states reconstructed from the relay's log, for a group whose queued commit does
+  // not follow what this device has stored (joined later, or was away from it).
+  std::map<std::string, protocol::GroupState> log_states;
+  std::set<std::string> log_fetched_for;
   bool drain_seen = false;
   std::uint64_t arrivals = 0;  // messages received since open
   std::uint64_t taken = 0;     // arrivals returned by take_unshown
@@ -103,6 +119,56 @@ struct Client::Impl {
                                                  const v1::Content& content);
   void on_send_answer(const std::string& message_id, const Result<v1::ServerFrame>& answer);
   void resend_outbox();
+  // Sends a prepared frame and waits for the relay's answer, which is handled on the I/O thread
+  // (in order with pushes). Without the lock.
+  [[nodiscard]] Result<v1::ServerFrame> transmit(const v1::ClientFrame& frame,
+                                                 const std::string& message_id);
+
+  // groups.cpp (callers hold the lock unless said otherwise)
+  [[nodiscard]] Result<std::optional<LoadedGroup>> load_group(std::string_view group_id);
+  // By group id (32 hex digits) or name (case-insensitive).
+  [[nodiscard]] Result<LoadedGroup> resolve_group(std::string_view reference);
+  [[nodiscard]] GroupView view_of(const LoadedGroup& g) const;
+  [[nodiscard]] protocol::CommitAuthor commit_author(const crypto::Bytes& certificate) const;
+  [[nodiscard]] crypto::Bytes device_certificate() const;
+  // Stores a verified state and does what plan_sender_keys says; inside a transaction.
+  [[nodiscard]] Result<void> apply_group_state(const protocol::GroupState* before,
+                                               const protocol::GroupState& after,
+                                               const std::string& commit_bytes,
+                                               std::vector<Event>& events);
+  void forget_sender_keys(const std::string& group_id, const std::string& account_id);
+  // Sends our current sender key to every account the group record owes it to. Without the lock.
+  [[nodiscard]] Result<void> flush_owed_keys(const std::string& group_id);
+  // Makes, uploads and applies one commit. `change` computes the new membership (lock held);
+  // archive for archiving. Without the lock.
+  using MembershipChange =
+      std::function<Result<std::vector<protocol::GroupMember>>(const LoadedGroup&)>;
+  [[nodiscard]] Result<GroupView> change_group(std::string_view reference,
+                                               const MembershipChange& change, bool archive);
+  [[nodiscard]] Result<GroupView> upload_commit(const protocol::GroupState* before,
+                                                const v1::SignedGroupCommit& commit,
+                                                const std::string& name, const std::string& topic);
+  [[nodiscard]] Result<protocol::GroupMember> member_of(std::string_view reference);
+  // A member of the group by account id, "me", or a name (ours or a contact's).
+  [[nodiscard]] Result<std::string> group_member_id(const LoadedGroup& g,
+                                                    std::string_view reference);
+  [[nodiscard]] Result<MessageView> send_group_content(const LoadedGroup& group,
+                                                       const v1::Content& content);
+  // Checks we may send to the group and rotates our chain when it is old (count or age).
+  [[nodiscard]] Result<void> prepare_group_key(const std::string& group_id);
+  // Encrypts once with our chain, stores the message and the Send in the outbox.
+  [[nodiscard]] Result<v1::ClientFrame> prepare_group_send(const std::string& group_id,
+                                                           const v1::Content& content);
+
+  // groups.cpp, receiving (I/O thread, lock held)
+  // False when the delivery must wait (a log fetch started); it stays first in `pending`.
+  [[nodiscard]] bool on_group_commit(const v1::Delivery& d, std::vector<Event>& events);
+  // False when the store failed (the delivery stays unacknowledged).
+  [[nodiscard]] bool on_group_message(const v1::Delivery& d, std::vector<Event>& events);
+  [[nodiscard]] bool on_group_setup(const store::DeviceAddress& sender, const v1::GroupSetup& setup,
+                                    std::vector<Event>& events);
+  void fetch_group_log(const std::string& group_id, std::optional<protocol::GroupState> base,
+                       std::uint64_t target_epoch);
 
   // receiving.cpp (on the I/O thread)
   void on_push(const v1::ServerFrame& frame);

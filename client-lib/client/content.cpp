@@ -110,6 +110,30 @@ v1::Content receipt_content(std::string_view message_id, std::int64_t sent_at_ms
   return c;
 }
 
+v1::Content group_setup_content(std::string_view message_id, std::int64_t sent_at_ms,
+                                std::string_view group_id, std::uint64_t epoch,
+                                crypto::ByteView distribution, const v1::GroupInfo* info) {
+  auto c = base(message_id, sent_at_ms);
+  auto* g = c.mutable_group_setup();
+  g->set_group_id(std::string(group_id));
+  g->set_epoch(epoch);
+  g->set_sender_key_distribution(distribution.data(), distribution.size());
+  if (info != nullptr) {
+    *g->mutable_info() = *info;
+  }
+  return c;
+}
+
+Result<void> check_topic(std::string_view topic) {
+  if (topic.size() > max_topic_bytes) {
+    return errc::message_too_long;
+  }
+  if (!valid_utf8(topic)) {
+    return errc::invalid_text;
+  }
+  return {};
+}
+
 crypto::Bytes serialise(const v1::Content& content) {
   crypto::Bytes out(content.ByteSizeLong());
   (void)content.SerializeToArray(out.data(), static_cast<int>(out.size()));
@@ -148,6 +172,17 @@ std::optional<v1::Content> parse_content(crypto::ByteView plaintext,
         }
       }
       break;
+    case v1::Content::kGroupSetup: {
+      const auto& g = c.group_setup();
+      if (g.group_id().size() != 16 ||
+          g.sender_key_distribution().size() > max_distribution_bytes ||
+          (g.has_info() &&
+           (!check_display_name(g.info().name()) || !check_topic(g.info().topic()))) ||
+          (g.sender_key_distribution().empty() && !g.has_info())) {
+        return std::nullopt;
+      }
+      break;
+    }
     case v1::Content::BODY_NOT_SET: return std::nullopt;
   }
   return c;

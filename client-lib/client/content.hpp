@@ -19,6 +19,8 @@ inline constexpr std::size_t message_id_bytes = 16;
 inline constexpr std::size_t max_text_bytes = 64 * 1024;
 inline constexpr std::size_t max_display_name_bytes = 64;
 inline constexpr std::size_t max_receipt_ids = 256;
+inline constexpr std::size_t max_topic_bytes = 512;
+inline constexpr std::size_t max_distribution_bytes = 1024;
 
 // Well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 [[nodiscard]] bool valid_utf8(std::string_view text) noexcept;
@@ -34,6 +36,14 @@ inline constexpr std::size_t max_receipt_ids = 256;
                                           std::string_view display_name);
 [[nodiscard]] v1::Content receipt_content(std::string_view message_id, std::int64_t sent_at_ms,
                                           const std::vector<std::string>& received_ids);
+
+// Pairwise: our sender key for a group (and, from owners and admins, its name and topic).
+[[nodiscard]] v1::Content group_setup_content(std::string_view message_id, std::int64_t sent_at_ms,
+                                              std::string_view group_id, std::uint64_t epoch,
+                                              crypto::ByteView distribution,
+                                              const v1::GroupInfo* info);
+// A group's topic: at most 512 bytes of UTF-8 (may be empty).
+[[nodiscard]] Result<void> check_topic(std::string_view topic);
 
 [[nodiscard]] crypto::Bytes serialise(const v1::Content& content);
 

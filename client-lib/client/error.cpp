@@ -49,6 +49,14 @@ public:
                "or "
                "digit";
       case errc::offline: return "not connected to the relay";
+      case errc::unknown_group: return "there is no such group";
+      case errc::not_group_admin: return "only the group's owners and admins can do that";
+      case errc::group_archived: return "the group is archived";
+      case errc::group_conflict: return "the group changed at the same time; try again";
+      case errc::not_a_member: return "that account is not a member of the group";
+      case errc::ambiguous_name: return "more than one contact or group has that name; use the id";
+      case errc::already_member: return "that account is already a member of the group";
+      case errc::group_too_large: return "a group has at most 1000 members";
     }
     return "unknown client error";
   }

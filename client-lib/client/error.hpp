@@ -36,10 +36,18 @@ enum class errc {
   empty_message = 22,
   no_devices = 23,  // the contact has no devices registered
   rate_limited = 24,
-  bad_bundle = 25,      // the relay served keys that do not verify (possible attack)
-  invalid_text = 26,    // not UTF-8
-  invalid_handle = 27,  // staff handles: 1..32 of [A-Za-z0-9._-], starting with a letter or digit
-  offline = 28,         // the request needs the relay; connect() first
+  bad_bundle = 25,       // the relay served keys that do not verify (possible attack)
+  invalid_text = 26,     // not UTF-8
+  invalid_handle = 27,   // staff handles: 1..32 of [A-Za-z0-9._-], starting with a letter or digit
+  offline = 28,          // the request needs the relay; connect() first
+  unknown_group = 29,    // no such group on this device (or not a member on the relay)
+  not_group_admin = 30,  // only the group's owners and admins may do that
+  group_archived = 31,
+  group_conflict = 32,  // the group changed meanwhile; try again
+  not_a_member = 33,    // this account is not (or no longer) a member of the group
+  ambiguous_name = 34,  // the name matches more than one contact or group; use the id
+  already_member = 35,
+  group_too_large = 36,
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

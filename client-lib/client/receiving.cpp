@@ -57,8 +57,27 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
   std::map<std::string, std::vector<std::string>> receipts;  // sender account -> message ids
   const store::DeviceAddress self{own.account_id, own.device_id};
 
-  while (!pending.empty() && !refreshing) {
+  while (!pending.empty() && !refreshing && !fetching_log) {
     const v1::Delivery d = pending.front();
+    if (!d.group_id().empty()) {
+      // Group traffic: a membership change (verified by its signature, whoever relays it) or a
+      // group message (verified by the sender's chain signing key).
+      if (!d.group_commit().empty()) {
+        if (!on_group_commit(d, events)) {
+          break;  // the group's log is being fetched; this delivery waits for it
+        }
+      } else if (auto seen = profile.messages().find(
+                     store::DeviceAddress{d.sender_account_id(), d.sender_device_id()},
+                     d.client_message_id());
+                 seen && !*seen) {
+        if (!on_group_message(d, events)) {
+          break;
+        }
+      }
+      pending.pop_front();
+      acks.push_back(d.envelope_id());
+      continue;
+    }
     const store::DeviceAddress sender{d.sender_account_id(), d.sender_device_id()};
     const auto contact = profile.contacts().find(d.sender_account_id());
     if (!contact) {
@@ -163,6 +182,8 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
         c.display_name = content->profile().display_name();
         ok = profile.contacts().upsert(c).has_value();
       }
+    } else if (content->has_group_setup()) {
+      ok = on_group_setup(sender, content->group_setup(), events);
     } else if (content->has_receipt()) {
       for (const auto& id : content->receipt().message_ids()) {
         // A receipt can overtake the relay's answer to our Send (that answer was lost, and the

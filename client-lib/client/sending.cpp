@@ -201,23 +201,7 @@ Result<MessageView> Client::Impl::send_content(std::string_view reference,
     }
     frame = std::move(*prepared);
   }
-  if (!connection || connection->state() != net_client::ConnectionState::online) {
-    return errc::offline;  // kept in the outbox: sent again after the next connect
-  }
-  // The answer is handled on the I/O thread, in order with what the relay pushes: the recipient's
-  // receipt comes after this answer, so message_delivered cannot be reported before
-  // message_sent (as it could if this thread handled the answer while that one took the receipt).
-  auto answered = std::make_shared<std::promise<Result<v1::ServerFrame>>>();
-  auto future = answered->get_future();
-  connection->async_call(frame, options.request_timeout,
-                         [this, id = content.message_id(), answered](Result<v1::ServerFrame> a) {
-                           if (!a) {
-                             a = user_error(a.error());
-                           }
-                           on_send_answer(id, a);
-                           answered->set_value(std::move(a));
-                         });
-  auto answer = future.get();
+  auto answer = transmit(frame, content.message_id());
   if (!answer) {
     return answer.error();  // kept in the outbox: sent again after the next connect
   }
@@ -241,6 +225,27 @@ Result<MessageView> Client::Impl::send_content(std::string_view reference,
     }
   }
   return v;
+}
+
+Result<v1::ServerFrame> Client::Impl::transmit(const v1::ClientFrame& frame,
+                                               const std::string& message_id) {
+  if (!connection || connection->state() != net_client::ConnectionState::online) {
+    return errc::offline;  // kept in the outbox: sent again after the next connect
+  }
+  // The answer is handled on the I/O thread, in order with what the relay pushes: the recipient's
+  // receipt comes after this answer, so message_delivered cannot be reported before
+  // message_sent (as it could if this thread handled the answer while that one took the receipt).
+  auto answered = std::make_shared<std::promise<Result<v1::ServerFrame>>>();
+  auto future = answered->get_future();
+  connection->async_call(frame, options.request_timeout,
+                         [this, id = message_id, answered](Result<v1::ServerFrame> a) {
+                           if (!a) {
+                             a = user_error(a.error());
+                           }
+                           on_send_answer(id, a);
+                           answered->set_value(std::move(a));
+                         });
+  return future.get();
 }
 
 void Client::Impl::on_send_answer(const std::string& message_id,

@@ -16,10 +16,14 @@ constexpr std::uint8_t record_version = 1;
 using detail::Table;
 
 crypto::WipedBytes encode(const Group& g) {
-  detail::RecordWriter w(record_version,
-                         64 + g.group_id.size() + g.commit.size() + g.name.size() + g.topic.size());
+  detail::RecordWriter w(record_version, 64 + g.group_id.size() + g.commit.size() + g.name.size() +
+                                             g.topic.size() + g.owed.size() * 40);
   w.text(g.group_id).text(g.commit).text(g.name).text(g.topic).boolean(g.member);
   w.i64(g.key_created_at_ms).u32(g.key_messages).i64(g.joined_at_ms);
+  w.u32(static_cast<std::uint32_t>(g.owed.size()));
+  for (const auto& a : g.owed) {
+    w.text(a);
+  }
   return w.finish();
 }
 
@@ -37,6 +41,13 @@ Result<Group> decode(crypto::ByteView bytes) {
   g.key_created_at_ms = r.i64();
   g.key_messages = r.u32();
   g.joined_at_ms = r.i64();
+  const auto owed = r.u32();
+  if (owed > max_group_members) {
+    return errc::corrupt;
+  }
+  for (std::uint32_t i = 0; i < owed && !r.failed(); ++i) {
+    g.owed.push_back(r.text());
+  }
   if (!r.finish()) {
     return errc::corrupt;
   }
@@ -47,7 +58,8 @@ Result<Group> decode(crypto::ByteView bytes) {
 
 Result<bool> Groups::upsert(const Group& group) {
   if (!detail::valid_id(group.group_id) || group.commit.size() > max_value_bytes / 2 ||
-      group.name.size() > max_text_bytes || group.topic.size() > max_text_bytes) {
+      group.name.size() > max_text_bytes || group.topic.size() > max_text_bytes ||
+      group.owed.size() > max_group_members) {
     return errc::invalid_argument;
   }
   return detail::guarded([&]() -> Result<bool> {

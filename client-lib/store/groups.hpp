@@ -27,6 +27,8 @@ struct Group {
   std::int64_t key_created_at_ms = 0;  // our own sender key's creation (rotation by age)
   std::uint32_t key_messages = 0;      // messages sent under it (rotation by count)
   std::int64_t joined_at_ms = 0;       // when this device learned of the group
+  // Accounts our current sender key still has to be sent to (over the pairwise sessions).
+  std::vector<std::string> owed;
   friend bool operator==(const Group&, const Group&) = default;
 };
 

@@ -29,6 +29,8 @@ inline constexpr std::size_t max_outbox_entries = 10000;
 // ProcessedEnvelopes::prune). The relay redelivers only unacknowledged envelopes, so the window
 // needs to cover a crash between commit and acknowledgement, not history.
 inline constexpr std::size_t max_processed_envelopes = 50000;
+// Members of one group (as protocol::max_group_members).
+inline constexpr std::size_t max_group_members = 1000;
 // Devices per contact.
 inline constexpr std::size_t max_contact_devices = 64;
 

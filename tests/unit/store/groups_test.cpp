@@ -26,6 +26,7 @@ store::Group make_group(char id, const std::string& name) {
   g.key_created_at_ms = 1'700'000'000'000;
   g.key_messages = 12;
   g.joined_at_ms = 1'700'000'000'001;
+  g.owed = {"acct-1", "acct-2"};
   return g;
 }
 

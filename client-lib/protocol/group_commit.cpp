@@ -27,6 +27,10 @@ Result<GroupState> decode(const v1::SignedGroupCommit& signed_commit) {
   if (!parse_message(c, crypto::as_bytes(signed_commit.commit()))) {
     return errc::malformed_message;
   }
+  // First, so that a later version with another layout is told apart from garbage.
+  if (c.version() != group_commit_version) {
+    return errc::unsupported_version;
+  }
   if (c.group_id().size() != group_id_bytes || c.members_size() == 0 ||
       static_cast<std::size_t>(c.members_size()) > max_group_members ||
       c.author_account_id().empty() || c.author_account_id().size() > max_group_account_id_bytes ||
@@ -51,9 +55,6 @@ Result<GroupState> decode(const v1::SignedGroupCommit& signed_commit) {
       return errc::malformed_message;
     }
     s.members.push_back({m.account_id(), *key, static_cast<GroupRole>(m.role())});
-  }
-  if (c.version() != group_commit_version) {
-    return errc::unsupported_version;
   }
   return s;
 }

@@ -88,9 +88,10 @@ struct CommitAuthor {
 
 // Verifies `commit` on top of `previous` (nullptr: it must create the group, epoch 0) and returns
 // the new state. Errors, in the order checked:
-//   malformed_message      the commit does not decode, wrong sizes, members not sorted/unique,
-//                          bad role, no members, more than max_group_members
+//   malformed_message      the commit does not decode
 //   unsupported_version    GroupCommit.version != 1
+//   malformed_message      wrong sizes, members not sorted/unique, bad role, no members, more
+//                          than max_group_members
 //   group_mismatch         another group_id than `previous`
 //   group_out_of_order     epoch != previous epoch + 1 or previous != previous head (or a
 //                          non-zero epoch without a previous state)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "store/relay_store.hpp"
 
+#include "store/group_statements.hpp"
 #include "store/schema.hpp"
 
 #include <algorithm>
@@ -57,9 +58,15 @@ struct RelayStore::Statements {
         insert_envelope(
             db.prepare("INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
                        "ciphertext, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
-        read_envelopes(db.prepare(
-            "SELECT id, sender_device, client_message_id, ciphertext, created_at FROM envelopes "
-            "WHERE recipient_device = ?1 AND id > ?2 ORDER BY id LIMIT ?3")),
+        // A group message's ciphertext is its shared copy; a commit's bytes come from the log.
+        read_envelopes(
+            db.prepare("SELECT e.id, e.sender_device, e.client_message_id, "
+                       "CASE WHEN e.group_message IS NULL THEN e.ciphertext ELSE m.ciphertext END, "
+                       "e.created_at, g.group_id, c.signed FROM envelopes e "
+                       "LEFT JOIN group_messages m ON m.id = e.group_message "
+                       "LEFT JOIN group_commits c ON c.id = e.group_commit "
+                       "LEFT JOIN groups g ON g.id = coalesce(m.group_row, c.group_row) "
+                       "WHERE e.recipient_device = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3")),
         delete_envelope(
             db.prepare("DELETE FROM envelopes WHERE id = ?1 AND recipient_device = ?2")) {}
 
@@ -85,6 +92,7 @@ RelayStore::RelayStore(const std::filesystem::path& database_file, bool synchron
   configure_connection(db_, synchronous_full);
   migrate(db_);
   st_ = std::make_unique<Statements>(db_);
+  group_st_ = std::make_unique<GroupStatements>(db_);
   load_directory();
 }
 
@@ -177,6 +185,7 @@ void RelayStore::load_directory() {
     prekeys_[prekeys.column_int(0)] = static_cast<std::uint32_t>(prekeys.column_int(1));
   }
   invite_count_ = db_.query_int("SELECT count(*) FROM invites");
+  load_groups();
 }
 
 Account& RelayStore::cache_account(Account account) {
@@ -347,7 +356,7 @@ bool RelayStore::may_reach(std::int64_t from, std::int64_t to) const {
   if (a->role != Role::client && b->role != Role::client) {
     return true;
   }
-  return connections_.contains({from, to});
+  return connections_.contains({from, to}) || share_group(from, to);
 }
 
 std::vector<const Account*> RelayStore::contacts_of(std::int64_t id) const {
@@ -357,11 +366,7 @@ std::vector<const Account*> RelayStore::contacts_of(std::int64_t id) const {
     return out;
   }
   if (self->role != Role::client) {
-    for (const auto& [other_id, other] : accounts_) {
-      if (other_id != id && other->role != Role::client) {
-        out.push_back(other.get());
-      }
-    }
+    out = staff_directory();
   }
   for (auto it = connections_.lower_bound({id, 0}); it != connections_.end() && it->first == id;
        ++it) {
@@ -369,10 +374,34 @@ std::vector<const Account*> RelayStore::contacts_of(std::int64_t id) const {
       out.push_back(other);
     }
   }
+  for (const Group* g : groups_of(id)) {
+    for (const auto& [member, role] : g->members) {
+      if (const Account* other = account(member)) {
+        out.push_back(other);
+      }
+    }
+  }
   std::sort(out.begin(), out.end(),
             [](const Account* x, const Account* y) { return x->public_id < y->public_id; });
   out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::erase(out, self);
   return out;
+}
+
+std::vector<const Account*> RelayStore::staff_directory() const {
+  std::vector<const Account*> out;
+  for (const auto& [other_id, other] : accounts_) {
+    if (other->role != Role::client) {
+      out.push_back(other.get());
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Account* x, const Account* y) { return x->public_id < y->public_id; });
+  return out;
+}
+
+bool RelayStore::connected(std::int64_t a, std::int64_t b) const {
+  return connections_.contains({a, b});
 }
 
 void RelayStore::connect(std::int64_t a, std::int64_t b, std::int64_t now) {
@@ -479,6 +508,12 @@ std::vector<StoredEnvelope> RelayStore::read_envelopes(std::int64_t recipient_de
     e.client_message_id = st.column_blob(2);
     e.ciphertext = st.column_blob(3);
     e.created_at = st.column_int(4);
+    if (!st.column_is_null(5)) {
+      e.group_id = st.column_blob(5);
+    }
+    if (!st.column_is_null(6)) {
+      e.group_commit = st.column_blob(6);
+    }
     if (const Device* d = device(e.sender_device)) {
       e.sender_device_no = d->device_no;
       if (const Account* a = account(d->account)) {

@@ -2,7 +2,8 @@
 #pragma once
 
 // Everything the relay keeps, as typed operations over SQLite plus an in-memory directory of
-// accounts, devices, connections and queue lengths (small for one organisation; loaded at start).
+// accounts, devices, connections, groups and queue lengths (small for one organisation; loaded at
+// start), so that authorisation and fan-out are memory lookups.
 // Not thread-safe: the relay calls it only from its database thread (store::Executor), which is
 // also what makes multi-step operations such as invite consumption atomic.
 #include "store/sqlite.hpp"
@@ -63,6 +64,9 @@ struct Device {
   SignedPreKey signed_prekey;
 };
 
+// One queue row as read back for delivery. A pairwise envelope has its own ciphertext; a group
+// message's ciphertext comes from the one shared copy; a membership change carries the stored
+// commit instead of a ciphertext (and no client message id).
 struct StoredEnvelope {
   std::int64_t id = 0;
   std::int64_t recipient_device = 0;
@@ -72,6 +76,34 @@ struct StoredEnvelope {
   Blob client_message_id;
   Blob ciphertext;
   std::int64_t created_at = 0;
+  Blob group_id;      // group messages and commits: the 16-byte group id
+  Blob group_commit;  // commits: a serialised SignedGroupCommit
+};
+
+// Same numbers as lotse.v1.GroupRole.
+enum class GroupRole : int { owner = 1, admin = 2, member = 3 };
+
+// account row -> role in the group
+using GroupMembers = std::map<std::int64_t, GroupRole>;
+
+// A group as the in-memory directory holds it: what authorisation and fan-out need. Its signed
+// membership log stays in the database (group_commit, group_log).
+struct Group {
+  std::int64_t id = 0;  // row id
+  Blob group_id;        // 16 bytes
+  std::uint64_t epoch = 0;
+  bool archived = false;
+  std::int64_t created_at = 0;
+  GroupMembers members;
+};
+
+// A verified membership change, ready to store (the relay verified signature and rules).
+struct GroupChange {
+  BlobView group_id;
+  std::uint64_t epoch = 0;  // 0 creates the group
+  bool archived = false;
+  GroupMembers members;    // the whole membership after the change
+  BlobView signed_commit;  // the serialised SignedGroupCommit, kept for the log
 };
 
 enum class InviteStatus { ok, invalid, expired, used };
@@ -136,10 +168,15 @@ public:
   void touch(std::int64_t account, std::int64_t now);
 
   // Who may address whom: own devices; staff and admins among themselves; accounts joined by a
-  // connection (a client and the staff member whose invite it used).
+  // connection (a client and the staff member whose invite it used); members of a common group.
   [[nodiscard]] bool may_reach(std::int64_t from, std::int64_t to) const;
+  // Everyone `account` may reach but itself, sorted by public id. A client sees its connections
+  // and the members of its groups, never the staff directory.
   [[nodiscard]] std::vector<const Account*> contacts_of(std::int64_t account) const;
+  // Every staff and admin account (the staff directory), sorted by public id.
+  [[nodiscard]] std::vector<const Account*> staff_directory() const;
   void connect(std::int64_t a, std::int64_t b, std::int64_t now);
+  [[nodiscard]] bool connected(std::int64_t a, std::int64_t b) const;
 
   // Key directory.
   void set_signed_prekey(std::int64_t device, const SignedPreKey& spk);
@@ -163,16 +200,49 @@ public:
   [[nodiscard]] std::vector<StoredEnvelope> read_envelopes(std::int64_t recipient_device,
                                                            std::int64_t after_id,
                                                            std::size_t limit);
-  // Deletes the given envelopes if they are queued for this device; returns how many.
+  // Deletes the given envelopes if they are queued for this device; returns how many. A group
+  // message's shared ciphertext goes with its last queue row (a trigger).
   std::size_t delete_envelopes(std::int64_t recipient_device, const std::vector<std::int64_t>& ids);
+
+  // Groups (relay_store_groups.cpp).
+  [[nodiscard]] const Group* group(BlobView group_id) const;
+  [[nodiscard]] const Group* group_by_row(std::int64_t id) const;
+  // The groups `account` is a member of, sorted by group id.
+  [[nodiscard]] std::vector<const Group*> groups_of(std::int64_t account) const;
+  [[nodiscard]] std::size_t group_count(std::int64_t account) const;
+  [[nodiscard]] bool share_group(std::int64_t a, std::int64_t b) const;
+  // The stored commit (serialised SignedGroupCommit) of one epoch, if any.
+  [[nodiscard]] std::optional<Blob> group_commit(std::int64_t group, std::uint64_t epoch);
+  // The log from `from_epoch` on, oldest first, as long as the commits' total size, each counted
+  // with `overhead` more bytes, stays within max_bytes (always at least one commit if any).
+  [[nodiscard]] std::vector<Blob> group_log(std::int64_t group, std::uint64_t from_epoch,
+                                            std::size_t max_bytes, std::size_t overhead);
+  // Stores a verified commit: creates the group (epoch 0) or moves it to change.epoch, and
+  // replaces its membership. Returns the commit's row (queue rows of the change refer to it).
+  std::int64_t store_group_commit(const GroupChange& change, std::int64_t now);
+  // The shared copy of a group message; its queue rows follow with insert_group_envelope.
+  [[nodiscard]] std::int64_t insert_group_message(std::int64_t group, BlobView ciphertext,
+                                                  std::int64_t now, std::int64_t expires_at);
+  [[nodiscard]] std::int64_t insert_group_envelope(std::int64_t recipient_device,
+                                                   std::int64_t sender_device,
+                                                   BlobView client_message_id,
+                                                   std::int64_t group_message, std::int64_t now,
+                                                   std::int64_t expires_at);
+  [[nodiscard]] std::int64_t insert_commit_envelope(std::int64_t recipient_device,
+                                                    std::int64_t author_device, std::int64_t commit,
+                                                    std::int64_t now, std::int64_t expires_at);
 
 private:
   struct Statements;
+  struct GroupStatements;
   void load_directory();
+  void load_groups();
   Account& cache_account(Account account);
+  void set_members(Group& group, GroupMembers members);
 
   Database db_;
   std::unique_ptr<Statements> st_;
+  std::unique_ptr<GroupStatements> group_st_;
   std::unordered_map<std::int64_t, std::unique_ptr<Account>> accounts_;
   std::unordered_map<std::string, Account*> accounts_by_public_id_;
   std::unordered_map<std::string, Account*> accounts_by_handle_;  // lower-cased
@@ -181,6 +251,9 @@ private:
   std::set<std::pair<std::int64_t, std::int64_t>> connections_;  // both directions
   std::unordered_map<std::int64_t, std::uint32_t> queued_;
   std::unordered_map<std::int64_t, std::uint32_t> prekeys_;
+  std::unordered_map<std::string, std::unique_ptr<Group>> groups_;  // by group id bytes
+  std::unordered_map<std::int64_t, Group*> groups_by_row_;
+  std::unordered_map<std::int64_t, std::set<std::int64_t>> account_groups_;  // account -> rows
   std::int64_t invite_count_ = 0;
 };
 

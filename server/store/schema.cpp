@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "store/schema.hpp"
 
+#include <stdexcept>
 #include <string>
 
 namespace lotse::store {
@@ -12,8 +13,18 @@ namespace {
 //   one_time_prekeys   handed out once, then deleted; with their device
 //   invites            until expires_at (kept after use so a reused token says "used")
 //   connections        with either account
-//   envelopes          until acknowledged by the recipient device, or expires_at
+//   envelopes          until acknowledged by the recipient device, or expires_at; with either
+//                      device; a group row with its group message or commit
 //   send_dedup         until expires_at (a week: the window for resends)
+//   groups             owned by its members; while the relay keeps the group (no command erases
+//                      one yet; an archived group stays so its members can read its log)
+//   group_members      with the group or the account (a member's account erased: it leaves)
+//   group_commits      the group's signed membership log; with the group
+//   group_messages     one group ciphertext, shared by its queue rows in envelopes; deleted by
+//                      trigger when the last of them is gone (acknowledged or expired)
+//
+// Schema version 1 is kept verbatim: a new database is created as version 1 and then migrated
+// step by step, exactly as an old relay's database is, so both end up with the same schema.
 constexpr const char* schema_v1 = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -92,6 +103,62 @@ CREATE TABLE send_dedup (
 CREATE INDEX send_dedup_by_expiry ON send_dedup(expires_at);
 )sql";
 
+// Version 2: groups. Group messages are stored once (group_messages) and queued per recipient
+// device as an envelopes row that references them (ciphertext empty); membership changes are
+// queued the same way, referencing the stored commit.
+constexpr const char* migrate_v1_to_v2 = R"sql(
+CREATE TABLE groups (
+  id         INTEGER PRIMARY KEY,
+  group_id   BLOB NOT NULL UNIQUE CHECK (length(group_id) = 16),
+  epoch      INTEGER NOT NULL,
+  archived   INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE group_members (
+  group_row INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+  account   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  role      INTEGER NOT NULL CHECK (role IN (1, 2, 3)),
+  PRIMARY KEY (group_row, account)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_account ON group_members(account);
+
+CREATE TABLE group_commits (
+  id         INTEGER PRIMARY KEY,
+  group_row  INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+  epoch      INTEGER NOT NULL,
+  signed     BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (group_row, epoch)
+);
+
+CREATE TABLE group_messages (
+  id         INTEGER PRIMARY KEY,
+  group_row  INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+  ciphertext BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+
+ALTER TABLE envelopes ADD COLUMN group_message INTEGER
+  REFERENCES group_messages(id) ON DELETE CASCADE;
+ALTER TABLE envelopes ADD COLUMN group_commit INTEGER
+  REFERENCES group_commits(id) ON DELETE CASCADE;
+CREATE INDEX envelopes_by_group_message ON envelopes(group_message)
+  WHERE group_message IS NOT NULL;
+CREATE INDEX envelopes_by_group_commit ON envelopes(group_commit)
+  WHERE group_commit IS NOT NULL;
+
+-- The shared ciphertext goes with the last queue row that references it, however that row goes
+-- (acknowledged, expired, its device erased). secure_delete overwrites it.
+CREATE TRIGGER group_messages_release AFTER DELETE ON envelopes
+WHEN OLD.group_message IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM envelopes WHERE group_message = OLD.group_message)
+BEGIN
+  DELETE FROM group_messages WHERE id = OLD.group_message;
+END;
+)sql";
+
 }  // namespace
 
 void configure_connection(Database& db, bool synchronous_full) {
@@ -104,21 +171,34 @@ void configure_connection(Database& db, bool synchronous_full) {
   db.exec("PRAGMA secure_delete = ON");
 }
 
+namespace {
+
+// Runs `sql` and records `version`, in one transaction.
+void step(Database& db, const char* sql, int version, bool create_meta) {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(sql);
+    if (create_meta) {
+      db.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '" + std::to_string(version) +
+              "')");
+    } else {
+      db.exec("UPDATE meta SET value = '" + std::to_string(version) +
+              "' WHERE key = 'schema_version'");
+    }
+    db.exec("COMMIT");
+  } catch (...) {
+    db.exec("ROLLBACK");
+    throw;
+  }
+}
+
+}  // namespace
+
 void migrate(Database& db) {
   const bool has_meta =
       db.query_int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'") > 0;
   if (!has_meta) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      db.exec(schema_v1);
-      db.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '" +
-              std::to_string(schema_version) + "')");
-      db.exec("COMMIT");
-    } catch (...) {
-      db.exec("ROLLBACK");
-      throw;
-    }
-    return;
+    step(db, schema_v1, 1, true);
   }
   const auto version =
       std::stoi(db.query_text("SELECT value FROM meta WHERE key = 'schema_version'"));
@@ -126,7 +206,11 @@ void migrate(Database& db) {
     throw std::runtime_error("the database was written by a newer lotse-relay (schema " +
                              std::to_string(version) + "); upgrade lotse-relay");
   }
-  // Future migrations from older versions go here, one step at a time.
+  // One step at a time, each in its own transaction: an interrupted upgrade resumes where it
+  // stopped.
+  if (version < 2) {
+    step(db, migrate_v1_to_v2, 2, false);
+  }
 }
 
 }  // namespace lotse::store

@@ -3,13 +3,30 @@
 
 // Internal to server/net (plain C++): a connection's outgoing frames, bounded by count and bytes.
 // A ring that grows by doubling up to its bound and gives its storage back when it drains after a
-// burst, so an idle connection holds at most idle_slots pointers and no frames.
+// burst, so an idle connection holds at most idle_slots entries and no frames.
 #include "relay/connection.hpp"
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 namespace lotse::net {
+
+// One queued frame: whole bytes, or pieces (fan-out; relay::FramePieces). Either way shared and
+// immutable; size() is what the writer will send.
+struct QueuedFrame {
+  QueuedFrame() = default;
+  QueuedFrame(relay::Frame frame) noexcept : whole(std::move(frame)) {}         // NOLINT: implicit
+  QueuedFrame(relay::PiecedFrame frame) noexcept : pieces(std::move(frame)) {}  // NOLINT: implicit
+
+  [[nodiscard]] std::size_t size() const noexcept {
+    return whole ? whole->size() : pieces ? pieces->size() : 0;
+  }
+  explicit operator bool() const noexcept { return whole || pieces; }
+
+  relay::Frame whole;
+  relay::PiecedFrame pieces;
+};
 
 class FrameQueue {
 public:
@@ -20,8 +37,8 @@ public:
 
   // Appends unless that would exceed max_frames or max_bytes (a frame larger than max_bytes is
   // never accepted). Every queued frame counts, including the one being written.
-  [[nodiscard]] bool push(relay::Frame frame);
-  [[nodiscard]] const relay::Frame& front() const noexcept { return ring_[head_]; }
+  [[nodiscard]] bool push(QueuedFrame frame);
+  [[nodiscard]] const QueuedFrame& front() const noexcept { return ring_[head_]; }
   void pop() noexcept;
   void clear() noexcept;
 
@@ -35,7 +52,7 @@ private:
 
   std::size_t max_frames_;
   std::size_t max_bytes_;
-  std::vector<relay::Frame> ring_;
+  std::vector<QueuedFrame> ring_;
   std::size_t head_ = 0;
   std::size_t size_ = 0;
   std::size_t bytes_ = 0;

@@ -18,6 +18,14 @@ WsConnection::WsConnection(std::uint64_t id, boost::asio::any_io_executor strand
       queue_(max_frames, max_bytes) {}
 
 bool WsConnection::send(relay::Frame frame) {
+  return enqueue(std::move(frame));
+}
+
+bool WsConnection::send_pieces(relay::PiecedFrame frame) {
+  return enqueue(std::move(frame));
+}
+
+bool WsConnection::enqueue(QueuedFrame frame) {
   const std::lock_guard lock(mutex_);
   if (ended_ || close_reason_ || !queue_.push(std::move(frame))) {
     return false;
@@ -58,7 +66,7 @@ void WsConnection::close(relay::CloseReason reason) {
   wake_writer_locked();
 }
 
-WsConnection::Next WsConnection::next_for_writer(relay::Frame& frame, relay::CloseReason& reason) {
+WsConnection::Next WsConnection::next_for_writer(QueuedFrame& frame, relay::CloseReason& reason) {
   const std::lock_guard lock(mutex_);
   writer_idle_ = false;
   if (!queue_.empty()) {

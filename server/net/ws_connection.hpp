@@ -34,18 +34,20 @@ public:
                std::weak_ptr<SessionBase> session, std::size_t max_frames, std::size_t max_bytes);
 
   bool send(relay::Frame frame) override;
+  bool send_pieces(relay::PiecedFrame frame) override;
   void post(std::function<void()> fn) override;
   void close(relay::CloseReason reason) override;
   [[nodiscard]] std::uint64_t id() const noexcept override { return id_; }
 
   // --- the session's side, on its strand ---
-  [[nodiscard]] Next next_for_writer(relay::Frame& frame, relay::CloseReason& reason);
+  [[nodiscard]] Next next_for_writer(QueuedFrame& frame, relay::CloseReason& reason);
   void pop_written() noexcept;
   [[nodiscard]] bool closing() const;
   // The session is over: drop the queue, refuse everything from now on.
   void end() noexcept;
 
 private:
+  bool enqueue(QueuedFrame frame);
   void wake_writer_locked();
 
   const std::uint64_t id_;

@@ -34,6 +34,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
+#include <vector>
 
 namespace lotse::net {
 
@@ -101,13 +103,29 @@ boost::asio::awaitable<bool> accept_websocket(std::shared_ptr<S> s, HttpRequestM
   co_return !ec;  // if the server is stopping meanwhile, run_websocket closes with 1001
 }
 
+// Writes one queued frame as one WebSocket message: whole bytes directly, pieces as a gather
+// write (the shared pieces of a fan-out are never copied per connection).
+template <class S>
+boost::asio::awaitable<boost::system::error_code> write_frame(S& s, const QueuedFrame& frame) {
+  if (frame.whole) {
+    const auto [ec, n] = co_await s.ws.async_write(boost::asio::buffer(*frame.whole), use_tuple);
+    co_return ec;
+  }
+  std::vector<boost::asio::const_buffer> buffers;
+  buffers.reserve(2 * frame.pieces->splices.size() + 1);
+  frame.pieces->for_each_piece(
+      [&](std::string_view piece) { buffers.emplace_back(piece.data(), piece.size()); });
+  const auto [ec, n] = co_await s.ws.async_write(buffers, use_tuple);
+  co_return ec;
+}
+
 template <class S>
 boost::asio::awaitable<void> write_loop(std::shared_ptr<S> s) {
   namespace websocket = boost::beast::websocket;
   try {
     WsConnection& connection = *s->connection;
     while (!s->read_done) {
-      relay::Frame frame;
+      QueuedFrame frame;
       relay::CloseReason reason{};
       const WsConnection::Next next = connection.next_for_writer(frame, reason);
       if (next == WsConnection::Next::wait) {
@@ -121,8 +139,8 @@ boost::asio::awaitable<void> write_loop(std::shared_ptr<S> s) {
         }
         break;
       }
-      const auto [ec, n] = co_await s->ws.async_write(boost::asio::buffer(*frame), use_tuple);
-      frame.reset();
+      const auto ec = co_await write_frame(*s, frame);
+      frame = {};
       connection.pop_written();
       if (ec) {
         break;

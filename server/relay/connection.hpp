@@ -4,11 +4,14 @@
 // The boundary between the network layer (server/net: TLS, WebSocket, Asio) and the relay logic
 // (server/relay: no Asio). The network layer implements Connection for each WebSocket session and
 // feeds every received binary message to the FrameHandler the relay returned for it.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace lotse::relay {
 
@@ -25,6 +28,52 @@ enum class CloseReason {
 // A serialised ServerFrame, shared so that fan-out serialises once.
 using Frame = std::shared_ptr<const std::string>;
 
+// A serialised ServerFrame in pieces, sent back to back as one WebSocket message: this
+// connection's own bytes (`own`) with shared, immutable buffers spliced in. A group message for
+// a thousand devices is serialised and held once; each device's frame adds only its own tags,
+// lengths and envelope ids (relay/delivery_encoding.hpp). Immutable once queued.
+struct FramePieces {
+  struct Splice {
+    std::size_t at = 0;  // offset into `own` before which `bytes` go
+    Frame bytes;
+  };
+  std::string own;
+  std::vector<Splice> splices;  // ascending `at`, each at most own.size()
+
+  [[nodiscard]] std::size_t size() const noexcept {
+    std::size_t n = own.size();
+    for (const auto& s : splices) {
+      n += s.bytes->size();
+    }
+    return n;
+  }
+  // Calls fn(std::string_view) for each non-empty piece, in order.
+  template <class Fn>
+  void for_each_piece(Fn&& fn) const {
+    std::size_t from = 0;
+    for (const auto& s : splices) {
+      if (s.at > from) {
+        fn(std::string_view(own).substr(from, s.at - from));
+      }
+      if (!s.bytes->empty()) {
+        fn(std::string_view(*s.bytes));
+      }
+      from = s.at;
+    }
+    if (own.size() > from) {
+      fn(std::string_view(own).substr(from));
+    }
+  }
+  // The frame as one string (tests, and connections that cannot write pieces).
+  [[nodiscard]] std::string join() const {
+    std::string out;
+    out.reserve(size());
+    for_each_piece([&](std::string_view piece) { out.append(piece); });
+    return out;
+  }
+};
+using PiecedFrame = std::shared_ptr<const FramePieces>;
+
 // One client connection, as the relay logic sees it. Thread-safe: any thread may call it.
 class Connection {
 public:
@@ -33,6 +82,13 @@ public:
   // Queues a frame for sending. Returns false (and drops the frame) when the connection's
   // outgoing queue is full or the connection is closing; callers decide what that means.
   virtual bool send(Frame frame) = 0;
+
+  // The same for a frame in pieces. This default joins them and calls send(Frame); the network
+  // layer overrides it and writes the pieces as they are (a gather write), so that shared pieces
+  // are never copied per connection.
+  virtual bool send_pieces(PiecedFrame frame) {
+    return frame && send(std::make_shared<const std::string>(frame->join()));
+  }
 
   // Runs fn on the connection's strand, serialised with the FrameHandler's callbacks.
   virtual void post(std::function<void()> fn) = 0;

@@ -99,10 +99,10 @@ std::shared_ptr<Session> Relay::online(std::int64_t device) const {
   return it == online_.end() ? nullptr : it->second.lock();
 }
 
-void Relay::route(const std::shared_ptr<const store::StoredEnvelope>& envelope) {
+void Relay::route(const QueuedDelivery& delivery) {
   // Look up under the lock, send outside it.
-  if (auto session = online(envelope->recipient_device)) {
-    session->push(envelope);
+  if (auto session = online(delivery.recipient_device)) {
+    session->push(delivery);
   }
 }
 

@@ -5,6 +5,7 @@
 // (registry of sessions by device, weak references only), routes committed envelopes to online
 // devices, and holds the per-account rate limiters. Thread-safe; no Asio.
 #include "relay/connection.hpp"
+#include "relay/delivery_encoding.hpp"
 #include "relay/limits.hpp"
 
 #include "crypto/rng.hpp"
@@ -59,7 +60,7 @@ public:
   void unregister_online(std::int64_t device, const Session* s);
   [[nodiscard]] std::shared_ptr<Session> online(std::int64_t device) const;
   // Hands a committed envelope to the recipient's session if it is online (any thread).
-  void route(const std::shared_ptr<const store::StoredEnvelope>& envelope);
+  void route(const QueuedDelivery& delivery);
   // Per-account message rate; false when the bucket is empty (retry_after_ms set).
   [[nodiscard]] bool take_message_tokens(std::int64_t account, double n,
                                          std::uint32_t& retry_after_ms);

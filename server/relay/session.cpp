@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
+// Session: the connection's state machine, the handshake, registration and login, the key
+// directory, invites and contacts. Store-and-forward is in session_delivery.cpp.
 #include "relay/session.hpp"
 
 #include "relay/ids.hpp"
 #include "relay/log.hpp"
 #include "relay/relay.hpp"
+#include "relay/session_support.hpp"
 
 #include "crypto/hash.hpp"
 #include "crypto/rng.hpp"
@@ -18,13 +21,14 @@
 namespace lotse::relay {
 namespace {
 
-void fill_device_keys(v1::DeviceKeys& out, const store::DeviceKeys& keys) {
-  auto* ident = out.mutable_identity();
-  ident->set_signing_key(keys.signing_key.data(), keys.signing_key.size());
-  ident->set_dh_key(keys.dh_key.data(), keys.dh_key.size());
-  ident->set_dh_key_signature(keys.dh_signature.data(), keys.dh_signature.size());
-  out.set_device_certificate(keys.device_certificate.data(), keys.device_certificate.size());
-}
+using support::blob_of;
+using support::bytes_of;
+using support::fill_device_keys;
+using support::max_account_id_chars;
+using support::protocol_version;
+using support::to_proto;
+using support::verify;
+using v1::ErrorCode;
 
 // Staff handles: what colleagues type and see. ASCII only, so that case-insensitive uniqueness is
 // exact and no look-alike Unicode handles can impersonate a colleague.
@@ -40,33 +44,6 @@ bool valid_handle(const std::string& h) {
   }
   return std::all_of(h.begin(), h.end(),
                      [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
-}
-
-using v1::ErrorCode;
-
-constexpr std::uint32_t protocol_version = 1;
-constexpr std::size_t client_message_id_bytes = 16;
-constexpr std::size_t max_account_id_chars = 64;
-
-std::span<const std::uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
-std::vector<std::uint8_t> blob_of(const std::string& s) {
-  return {s.begin(), s.end()};
-}
-
-template <class Key>
-std::optional<Key> key_of(const std::string& s) {
-  return Key::from_bytes(bytes_of(s));
-}
-
-// Verifies a domain-separated Ed25519 signature given as raw protobuf bytes.
-bool verify(std::span<const std::uint8_t> public_key, const char* context,
-            std::span<const std::uint8_t> message, const std::string& signature) {
-  auto key = crypto::Ed25519PublicKey::from_bytes(public_key);
-  auto sig = crypto::Signature::from_bytes(bytes_of(signature));
-  return key && sig && crypto::verify(*key, context, message, *sig);
 }
 
 // Checks an IdentityPublic + device certificate + signed prekey as a client would.
@@ -96,26 +73,6 @@ std::optional<std::string> check_device(const std::string& account_key,
   return std::nullopt;
 }
 
-v1::Role to_proto(store::Role r) {
-  return static_cast<v1::Role>(static_cast<int>(r));
-}
-
-// Upper bounds on the encoded size of a Deliveries frame: the ServerFrame's tag and length, and per
-// Delivery its variable-length fields plus at most 64 bytes of tags, lengths and integers.
-constexpr std::size_t frame_overhead_bytes = 16;
-std::size_t delivery_bytes(const store::StoredEnvelope& e) {
-  return e.ciphertext.size() + e.client_message_id.size() + e.sender_account.size() + 64;
-}
-
-void fill_delivery(v1::Delivery& d, const store::StoredEnvelope& e) {
-  d.set_envelope_id(static_cast<std::uint64_t>(e.id));
-  d.set_sender_account_id(e.sender_account);
-  d.set_sender_device_id(e.sender_device_no);
-  d.set_client_message_id(e.client_message_id.data(), e.client_message_id.size());
-  d.set_ciphertext(e.ciphertext.data(), e.ciphertext.size());
-  d.set_server_time_ms(static_cast<std::uint64_t>(e.created_at));
-}
-
 }  // namespace
 
 Session::Session(Relay& relay, std::weak_ptr<Connection> connection, std::uint64_t connection_id,
@@ -129,49 +86,6 @@ Session::Session(Relay& relay, std::weak_ptr<Connection> connection, std::uint64
 
 void Session::start() {
   log::debug("session.open", {{"conn", connection_id_}});
-}
-
-template <class Fn>
-void Session::on_strand(Fn&& fn) {
-  if (auto conn = connection_.lock()) {
-    conn->post([self = shared_from_this(), fn = std::forward<Fn>(fn)]() mutable {
-      if (self->state_ != State::closed) {
-        fn();
-      }
-    });
-  }
-}
-
-template <class R, class Run, class Done, class Committed>
-void Session::submit(std::uint64_t request_id, Run&& run, Done&& done, Committed&& committed) {
-  ++pending_;
-  auto self = shared_from_this();
-  const bool queued = relay_.executor().submit<R>(
-      std::function<R(store::RelayStore&)>(std::forward<Run>(run)),
-      std::function<void(std::optional<R>)>(
-          [self, request_id, done = std::forward<Done>(done),
-           committed = std::forward<Committed>(committed)](std::optional<R> result) mutable {
-            if (result) {
-              committed(*result);
-            }
-            auto shared = std::make_shared<std::optional<R>>(std::move(result));
-            self->on_strand([self, request_id, shared, done = std::move(done)]() mutable {
-              --self->pending_;
-              if (!*shared) {
-                self->reply_error(request_id, v1::INTERNAL,
-                                  "The relay could not complete the request; nothing was changed.");
-                return;
-              }
-              done(std::move(**shared));
-            });
-          }));
-  if (!queued) {
-    --pending_;
-    reply_error(request_id, relay_.shutting_down() ? v1::SHUTTING_DOWN : v1::RATE_LIMITED,
-                relay_.shutting_down() ? "The relay is shutting down; reconnect later."
-                                       : "The relay is busy; retry shortly.",
-                1000);
-  }
 }
 
 bool Session::send(v1::ServerFrame& frame) {
@@ -722,278 +636,6 @@ void Session::push_prekeys_low(std::uint32_t remaining) {
   });
 }
 
-// --- store and forward ------------------------------------------------------------------------
-
-void Session::on_send(const v1::ClientFrame& frame) {
-  const auto id = frame.request_id();
-  const auto& s = frame.send();
-  const auto& limits = relay_.limits();
-  if (s.client_message_id().size() != client_message_id_bytes) {
-    reply_error(id, v1::BAD_REQUEST, "client_message_id must be 16 bytes.");
-    return;
-  }
-  if (s.envelopes_size() == 0) {
-    reply_error(id, v1::BAD_REQUEST, "Send needs at least one envelope.");
-    return;
-  }
-  if (static_cast<std::size_t>(s.envelopes_size()) > limits.max_envelopes_per_send) {
-    reply_error(id, v1::TOO_MANY_ENVELOPES, "Too many envelopes in one Send.");
-    return;
-  }
-  for (int i = 0; i < s.envelopes_size(); ++i) {
-    const auto& e = s.envelopes(i);
-    if (e.ciphertext().size() > limits.max_envelope_bytes || e.ciphertext().empty() ||
-        e.recipient_account_id().empty() ||
-        e.recipient_account_id().size() > max_account_id_chars) {
-      v1::ServerFrame reply;
-      reply.set_request_id(id);
-      auto* err = reply.mutable_error();
-      err->set_code(e.ciphertext().size() > limits.max_envelope_bytes ? v1::TOO_LARGE
-                                                                      : v1::BAD_REQUEST);
-      err->set_message(e.ciphertext().size() > limits.max_envelope_bytes
-                           ? "An envelope is larger than the relay allows."
-                           : "An envelope needs a recipient and a ciphertext.");
-      err->add_envelope_indices(static_cast<std::uint32_t>(i));
-      send(reply);
-      return;
-    }
-  }
-  std::uint32_t retry = 0;
-  if (!relay_.take_message_tokens(account_, 1, retry)) {
-    reply_error(id, v1::RATE_LIMITED, "This account is sending too fast.", retry);
-    return;
-  }
-
-  struct Outcome {
-    int error = 0;
-    std::vector<std::uint32_t> refused;
-    bool duplicate = false;
-    std::int64_t time = 0;
-    std::vector<std::shared_ptr<const store::StoredEnvelope>> stored;
-  };
-  const auto now = relay_.clock().now_ms();
-  // The request is moved into the job; the frame outlives nothing here.
-  auto request = std::make_shared<v1::Send>(s);
-  submit<Outcome>(
-      id,
-      [request, from_account = account_, from_device = device_, sender = account_public_id_,
-       sender_no = device_no_, now, max_queued = limits.max_queued_envelopes_per_device,
-       lifetime = std::chrono::milliseconds(limits.envelope_lifetime).count(),
-       dedup =
-           std::chrono::milliseconds(limits.send_dedup_window).count()](store::RelayStore& store) {
-        Outcome out;
-        out.time = now;
-        const auto cmid = bytes_of(request->client_message_id());
-        // A resend of an accepted message is answered as such, whatever changed since (a full
-        // queue, a revoked connection): the client must learn that it arrived.
-        if (store.send_seen(from_device, cmid, now)) {
-          out.duplicate = true;
-          return out;
-        }
-        std::vector<std::int64_t> devices(static_cast<std::size_t>(request->envelopes_size()));
-        std::unordered_map<std::int64_t, std::uint32_t> adding;
-        for (int i = 0; i < request->envelopes_size(); ++i) {
-          const auto& e = request->envelopes(i);
-          const auto* a = store.account_by_public_id(e.recipient_account_id());
-          const auto* d = a != nullptr ? store.device(a->id, e.recipient_device_id()) : nullptr;
-          int code = 0;
-          if (d == nullptr) {
-            code = v1::UNKNOWN_RECIPIENT;
-          } else if (!store.may_reach(from_account, a->id)) {
-            code = v1::NOT_AUTHORIZED;
-          } else if (store.queued(d->id) + ++adding[d->id] > max_queued) {
-            code = v1::QUEUE_FULL;
-          }
-          if (code != 0) {
-            if (out.error == 0) {
-              out.error = code;
-            }
-            out.refused.push_back(static_cast<std::uint32_t>(i));
-          } else {
-            devices[static_cast<std::size_t>(i)] = d->id;
-          }
-        }
-        if (out.error != 0) {
-          return out;  // nothing stored
-        }
-        if (!store.remember_send(from_device, cmid, now + dedup, now)) {
-          out.duplicate = true;
-          return out;
-        }
-        for (int i = 0; i < request->envelopes_size(); ++i) {
-          const auto& e = request->envelopes(i);
-          auto env = std::make_shared<store::StoredEnvelope>();
-          env->recipient_device = devices[static_cast<std::size_t>(i)];
-          env->id = store.insert_envelope(env->recipient_device, from_device, cmid,
-                                          bytes_of(e.ciphertext()), now, now + lifetime);
-          env->sender_device = from_device;
-          env->sender_account = sender;
-          env->sender_device_no = sender_no;
-          env->client_message_id.assign(cmid.begin(), cmid.end());
-          env->ciphertext = blob_of(e.ciphertext());
-          env->created_at = now;
-          out.stored.push_back(std::move(env));
-        }
-        return out;
-      },
-      [this, id](Outcome out) {
-        if (out.error != 0) {
-          v1::ServerFrame reply;
-          reply.set_request_id(id);
-          auto* err = reply.mutable_error();
-          err->set_code(static_cast<ErrorCode>(out.error));
-          err->set_message(out.error == v1::UNKNOWN_RECIPIENT
-                               ? "A recipient does not exist on this relay; nothing was stored."
-                           : out.error == v1::NOT_AUTHORIZED
-                               ? "This account may not write to a recipient; nothing was stored."
-                               : "A recipient's queue is full; nothing was stored.");
-          for (auto i : out.refused) {
-            err->add_envelope_indices(i);
-          }
-          send(reply);
-          return;
-        }
-        v1::ServerFrame reply;
-        reply.set_request_id(id);
-        reply.mutable_sent()->set_server_time_ms(static_cast<std::uint64_t>(out.time));
-        reply.mutable_sent()->set_duplicate(out.duplicate);
-        send(reply);
-      },
-      [relay = &relay_](const Outcome& out) {
-        for (const auto& env : out.stored) {
-          relay->route(env);
-        }
-      });
-}
-
-void Session::on_ack(const v1::ClientFrame& frame) {
-  const auto id = frame.request_id();
-  const auto& a = frame.ack();
-  if (a.envelope_ids_size() == 0 ||
-      static_cast<std::size_t>(a.envelope_ids_size()) > relay_.limits().max_acks_per_frame) {
-    reply_error(id, v1::BAD_REQUEST, "Ack needs between 1 and max_acks_per_frame envelope ids.");
-    return;
-  }
-  std::vector<std::int64_t> ids;
-  ids.reserve(static_cast<std::size_t>(a.envelope_ids_size()));
-  for (auto e : a.envelope_ids()) {
-    ids.push_back(static_cast<std::int64_t>(e));
-  }
-  submit<std::size_t>(
-      id,
-      [device = device_, ids](store::RelayStore& store) {
-        return store.delete_envelopes(device, ids);
-      },
-      [this, id, ids](std::size_t) {
-        for (auto e : ids) {
-          unacked_.erase(e);
-        }
-        v1::ServerFrame reply;
-        reply.set_request_id(id);
-        reply.mutable_acked();
-        send(reply);
-        maybe_drain();
-      });
-}
-
-// --- delivery ---------------------------------------------------------------------------------
-
-void Session::push(std::shared_ptr<const store::StoredEnvelope> envelope) {
-  on_strand([this, envelope = std::move(envelope)] { on_push(envelope); });
-}
-
-void Session::on_push(const std::shared_ptr<const store::StoredEnvelope>& envelope) {
-  if (state_ != State::authenticated || behind_ || draining_ || envelope->id <= cursor_) {
-    return;  // a database read will pick it up, in order
-  }
-  if (unacked_.size() >= relay_.limits().max_unacked_deliveries || !deliver({envelope.get()})) {
-    behind_ = true;
-  }
-}
-
-bool Session::deliver(const std::vector<const store::StoredEnvelope*>& envelopes) {
-  v1::ServerFrame frame;
-  auto* list = frame.mutable_deliveries();
-  for (const auto* e : envelopes) {
-    fill_delivery(*list->add_deliveries(), *e);
-  }
-  if (!send(frame)) {
-    return false;
-  }
-  for (const auto* e : envelopes) {
-    cursor_ = std::max(cursor_, e->id);
-    unacked_.insert(e->id);
-  }
-  return true;
-}
-
-void Session::maybe_drain() {
-  if (state_ != State::authenticated || !behind_ || draining_) {
-    return;
-  }
-  const auto window = relay_.limits().max_unacked_deliveries;
-  if (unacked_.size() >= window) {
-    return;
-  }
-  const auto room = window - unacked_.size();
-  draining_ = true;
-  auto self = shared_from_this();
-  const bool queued = relay_.executor().submit<std::vector<store::StoredEnvelope>>(
-      [device = device_, cursor = cursor_, room](store::RelayStore& store) {
-        return store.read_envelopes(device, cursor, room);
-      },
-      [self, room](std::optional<std::vector<store::StoredEnvelope>> rows) {
-        auto shared =
-            std::make_shared<std::optional<std::vector<store::StoredEnvelope>>>(std::move(rows));
-        self->on_strand([self, shared, room] {
-          self->draining_ = false;
-          if (*shared) {
-            self->on_drained(std::move(**shared), room);
-          }
-        });
-      });
-  if (!queued) {
-    draining_ = false;
-  }
-}
-
-void Session::on_drained(std::vector<store::StoredEnvelope> envelopes, std::size_t requested) {
-  const auto per_frame = relay_.limits().max_deliveries_per_frame;
-  // A Deliveries frame also stays within max_frame_bytes (one envelope always fits): a frame of
-  // max_deliveries_per_frame large envelopes could exceed max_outgoing_bytes, never be queued, and
-  // block the device's queue for good.
-  const auto max_bytes = relay_.limits().max_frame_bytes;
-  std::vector<const store::StoredEnvelope*> batch;
-  std::size_t batch_bytes = frame_overhead_bytes;
-  for (const auto& e : envelopes) {
-    if (e.id <= cursor_) {
-      continue;
-    }
-    const auto bytes = delivery_bytes(e);
-    if (!batch.empty() && (batch.size() == per_frame || batch_bytes + bytes > max_bytes)) {
-      if (!deliver(batch)) {
-        return;  // still behind; the next frame from the client retries
-      }
-      batch.clear();
-      batch_bytes = frame_overhead_bytes;
-    }
-    batch.push_back(&e);
-    batch_bytes += bytes;
-  }
-  if (!batch.empty() && !deliver(batch)) {
-    return;
-  }
-  if (envelopes.size() < requested) {
-    behind_ = false;  // caught up: live pushes from here on
-    if (!drained_once_) {
-      drained_once_ = true;
-      v1::ServerFrame frame;
-      frame.mutable_queue_drained();
-      send(frame);
-    }
-  }
-}
-
 // --- invites and contacts ---------------------------------------------------------------------
 
 void Session::on_create_invite(const v1::ClientFrame& frame) {
@@ -1055,16 +697,7 @@ void Session::on_list_contacts(const v1::ClientFrame& frame) {
       [account = account_](store::RelayStore& store) {
         v1::Contacts out;
         for (const auto* a : store.contacts_of(account)) {
-          auto* c = out.add_contacts();
-          c->set_account_id(a->public_id);
-          c->set_role(to_proto(a->role));
-          c->set_handle(a->handle);
-          c->set_account_key(a->account_key.data(), a->account_key.size());
-          for (const auto* d : store.devices_of(a->id)) {
-            auto* cd = c->add_devices();
-            cd->set_device_id(d->device_no);
-            fill_device_keys(*cd->mutable_device(), d->keys);
-          }
+          support::fill_contact(*out.add_contacts(), store, *a);
         }
         return out;
       },

@@ -6,6 +6,7 @@
 // unacknowledged deliveries. Every method runs on the connection's strand; database work goes to
 // the executor and comes back through Connection::post.
 #include "relay/connection.hpp"
+#include "relay/delivery_encoding.hpp"
 #include "relay/limits.hpp"
 
 #include "store/relay_store.hpp"
@@ -13,8 +14,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace lotse::v1 {
 class ClientFrame;
@@ -35,7 +38,7 @@ public:
   void on_closed();
 
   // From the relay (any thread): a committed envelope for this session's device.
-  void push(std::shared_ptr<const store::StoredEnvelope> envelope);
+  void push(QueuedDelivery delivery);
   // From the relay (any thread): this device's one-time prekeys are running low.
   void push_prekeys_low(std::uint32_t remaining);
   // From the relay (any thread): another connection of the same device logged in.
@@ -64,16 +67,17 @@ private:
                      std::vector<std::uint8_t> signing_key);
 
   // Delivery.
-  void on_push(const std::shared_ptr<const store::StoredEnvelope>& envelope);
+  void on_push(const QueuedDelivery& delivery);
   void maybe_drain();
   void on_drained(std::vector<store::StoredEnvelope> envelopes, std::size_t requested);
-  bool deliver(const std::vector<const store::StoredEnvelope*>& envelopes);
+  bool deliver(std::span<const QueuedDelivery* const> deliveries);
 
   // Plumbing.
   bool send(v1::ServerFrame& frame);
   void reply_error(std::uint64_t request_id, int code, const std::string& message,
                    std::uint32_t retry_after_ms = 0);
-  // Runs fn on this session's strand if the connection still exists.
+  // Runs fn on this session's strand if the connection still exists. (This template and submit
+  // are defined in session_support.hpp.)
   template <class Fn>
   void on_strand(Fn&& fn);
   // Submits a database job whose result comes back on the strand; answers INTERNAL or

@@ -30,12 +30,12 @@ TEST_CASE("FrameQueue: FIFO across wrap-around, bounded by frames") {
     CHECK_FALSE(queue.push(frame(1)));
     for (int i = 0; i < 3; ++i) {  // leave two behind so the ring wraps
       REQUIRE_FALSE(queue.empty());
-      CHECK((*queue.front())[0] == next_out++);
+      CHECK((*queue.front().whole)[0] == next_out++);
       queue.pop();
     }
   }
   while (!queue.empty()) {
-    CHECK((*queue.front())[0] == next_out++);
+    CHECK((*queue.front().whole)[0] == next_out++);
     queue.pop();
   }
   CHECK(next_in == next_out);
@@ -44,7 +44,8 @@ TEST_CASE("FrameQueue: FIFO across wrap-around, bounded by frames") {
 
 TEST_CASE("FrameQueue: bounded by bytes; null and oversized frames are refused") {
   FrameQueue queue(100, 10);
-  CHECK_FALSE(queue.push(nullptr));
+  CHECK_FALSE(queue.push(lotse::relay::Frame{}));
+  CHECK_FALSE(queue.push(lotse::relay::PiecedFrame{}));
   CHECK_FALSE(queue.push(frame(11)));
   CHECK(queue.push(frame(6)));
   CHECK(queue.push(frame(4)));
@@ -55,6 +56,23 @@ TEST_CASE("FrameQueue: bounded by bytes; null and oversized frames are refused")
   CHECK(queue.bytes() == 4);
   CHECK(queue.push(frame(6)));
   CHECK(queue.size() == 3);
+}
+
+TEST_CASE("FrameQueue: a frame in pieces counts every piece, shared ones included") {
+  FrameQueue queue(100, 100);
+  auto shared = frame(40);
+  auto pieces = std::make_shared<lotse::relay::FramePieces>();
+  pieces->own = "abcdef";
+  pieces->splices = {{2, shared}, {6, shared}};
+  CHECK(pieces->size() == 86);
+  CHECK(pieces->join() == "ab" + *shared + "cdef" + *shared);
+  CHECK(queue.push(lotse::relay::PiecedFrame(pieces)));
+  CHECK(queue.bytes() == 86);
+  CHECK_FALSE(queue.push(frame(15)));
+  CHECK(queue.push(frame(14)));
+  CHECK(queue.front().pieces == pieces);
+  queue.pop();
+  CHECK(queue.bytes() == 14);
 }
 
 TEST_CASE("FrameQueue: storage is released when a burst has drained") {

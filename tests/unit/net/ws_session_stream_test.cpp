@@ -381,6 +381,27 @@ TEST_SUITE("net.ws_session over test::stream") {
       CHECK(f.read() == std::string(40, 'c'));
       CHECK(accepted == std::vector<bool>{true, false, true, false});
     }
+    SUBCASE("a frame in pieces is one message, its pieces back to back, shared ones counted") {
+      Fixture f([](net::ServerOptions& o) { o.max_outgoing_bytes = 100; });
+      std::vector<bool> accepted;
+      const auto shared = make_frame(std::string(30, 's'));
+      f.on_frame = [&](relay::Connection& connection, const std::string&) {
+        auto pieces = std::make_shared<relay::FramePieces>();
+        pieces->own = "head-mid-tail";
+        pieces->splices = {{0, shared}, {5, shared}, {13, shared}};
+        accepted.push_back(connection.send_pieces(pieces));  // 103 > 100
+        pieces = std::make_shared<relay::FramePieces>();
+        pieces->own = "<>";
+        pieces->splices = {{1, shared}, {1, shared}};
+        accepted.push_back(connection.send_pieces(pieces));
+        accepted.push_back(connection.send(make_frame("after")));
+      };
+      REQUIRE_FALSE(f.handshake());
+      REQUIRE_FALSE(f.send("go"));
+      CHECK(f.read() == "<" + *shared + *shared + ">");
+      CHECK(f.read() == "after");
+      CHECK(accepted == std::vector<bool>{false, true, true});
+    }
     SUBCASE("close after the queued frames") {
       Fixture f;
       f.on_frame = [](relay::Connection& connection, const std::string&) {

@@ -243,6 +243,9 @@ std::vector<OptionSpec> make_specs() {
   specs.push_back(seconds("limits.send_dedup_window",
                           "How long a client message id is remembered to drop resends",
                           &L::send_dedup_window));
+  specs.push_back(integer<std::size_t>("limits.max_groups_per_account",
+                                       "Groups one account may be a member of",
+                                       &L::max_groups_per_account, 1));
   specs.push_back(integer<std::size_t>("limits.max_outgoing_frames",
                                        "Frames queued for sending per connection",
                                        &L::max_outgoing_frames, 8));

@@ -10,19 +10,19 @@ namespace lotse::relay {
 // Every bound the relay enforces, each named in the config file's [limits] table under the same
 // name (docs/OPERATIONS.md lists them with their defaults and docs/PROTOCOL.md with their errors).
 struct Limits {
-  std::size_t max_frame_bytes = 1024 * 1024;  // WebSocket message; larger closes with 1009
+  std::size_t max_frame_bytes = 1024 * 1024;    // WebSocket message; larger closes with 1009
   std::size_t max_envelope_bytes = 256 * 1024;  // one Envelope.ciphertext
   std::size_t max_envelopes_per_send = 1000;
   std::uint32_t max_queued_envelopes_per_device = 10'000;
   std::size_t max_connections_per_address = 64;
   std::chrono::seconds handshake_timeout{10};  // TLS + WebSocket handshake
-  std::chrono::seconds auth_timeout{30};  // from connect to Register/Login
-  std::chrono::seconds idle_timeout{120};  // no traffic (pings count)
-  double messages_per_second = 200;  // per account, token bucket
+  std::chrono::seconds auth_timeout{30};       // from connect to Register/Login
+  std::chrono::seconds idle_timeout{120};      // no traffic (pings count)
+  double messages_per_second = 200;            // per account, token bucket
   double message_burst = 2000;
   double requests_per_second = 200;  // per connection, every frame
   double request_burst = 2000;
-  std::size_t max_pending_requests = 256;  // per connection, waiting for the database
+  std::size_t max_pending_requests = 256;    // per connection, waiting for the database
   std::uint32_t max_one_time_prekeys = 500;  // per device
   std::uint32_t max_prekeys_per_publish = 200;
   std::uint32_t low_prekey_threshold = 20;
@@ -34,7 +34,8 @@ struct Limits {
   std::chrono::seconds default_invite_lifetime{7 * 24 * 3600};
   std::chrono::seconds envelope_lifetime{30 * 24 * 3600};  // undelivered ciphertext
   std::chrono::seconds send_dedup_window{7 * 24 * 3600};
-  std::size_t max_outgoing_frames = 1024;  // per connection, the writer's queue
+  std::size_t max_groups_per_account = 500;  // groups one account may be a member of
+  std::size_t max_outgoing_frames = 1024;    // per connection, the writer's queue
   std::size_t max_outgoing_bytes = 8 * 1024 * 1024;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Session: the connection's state machine, the handshake, registration and login, the key
-// directory, invites and contacts. Store-and-forward is in session_delivery.cpp.
+// directory, invites and contacts. Store-and-forward is in session_delivery.cpp, groups in
+// session_groups.cpp.
 #include "relay/session.hpp"
 
 #include "relay/ids.hpp"
@@ -217,6 +218,10 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
         case Body::kAck: on_ack(frame); return;
         case Body::kCreateInvite: on_create_invite(frame); return;
         case Body::kListContacts: on_list_contacts(frame); return;
+        case Body::kUpdateGroup: on_update_group(frame); return;
+        case Body::kGetGroupLog: on_get_group_log(frame); return;
+        case Body::kListGroups: on_list_groups(frame); return;
+        case Body::kListDirectory: on_list_directory(frame); return;
         case Body::kRegister:
         case Body::kLogin:
           reply_error(id, v1::ALREADY_AUTHENTICATED, "This connection is already authenticated.");

@@ -61,6 +61,12 @@ private:
   void on_ack(const v1::ClientFrame& frame);
   void on_create_invite(const v1::ClientFrame& frame);
   void on_list_contacts(const v1::ClientFrame& frame);
+  // Groups (session_groups.cpp).
+  void on_group_send(const v1::ClientFrame& frame);
+  void on_update_group(const v1::ClientFrame& frame);
+  void on_get_group_log(const v1::ClientFrame& frame);
+  void on_list_groups(const v1::ClientFrame& frame);
+  void on_list_directory(const v1::ClientFrame& frame);
 
   void authenticated(std::int64_t account, std::int64_t device, std::string public_id,
                      std::uint32_t device_no, store::Role role,

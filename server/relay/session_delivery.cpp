@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Session, store-and-forward (docs/PROTOCOL.md 2.5 Send and Ack, 2.7): pairwise Send, Ack, and
-// the delivery of queued and live envelopes through the delivery window.
+// the delivery of queued and live envelopes through the delivery window. A group Send is handled
+// in session_groups.cpp; both end up here as QueuedDelivery.
 #include "relay/session.hpp"
 
 #include "relay/delivery_encoding.hpp"
@@ -27,6 +28,10 @@ void Session::on_send(const v1::ClientFrame& frame) {
   const auto& limits = relay_.limits();
   if (s.client_message_id().size() != client_message_id_bytes) {
     reply_error(id, v1::BAD_REQUEST, "client_message_id must be 16 bytes.");
+    return;
+  }
+  if (!s.group_id().empty() || !s.group_ciphertext().empty() || s.group_epoch() != 0) {
+    on_group_send(frame);
     return;
   }
   if (s.envelopes_size() == 0) {

@@ -27,10 +27,17 @@ struct TestDevice {
 
   void fill_device_keys(v1::DeviceKeys& out) const {
     identity.public_key().to_proto(*out.mutable_identity());
+    const auto cert = device_certificate();
+    out.set_device_certificate(cert.data(), cert.size());
+  }
+
+  // The account key's certificate for this device (Ed25519, context "device-certificate").
+  [[nodiscard]] crypto::Bytes device_certificate() const {
     const auto pub = identity.public_key();
-    const auto cert = account_key.sign(wire::device_certificate_context,
-                                       wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
-    out.set_device_certificate(cert.data(), cert.size);
+    const auto cert =
+        account_key.sign(wire::device_certificate_context,
+                         wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
+    return {cert.data(), cert.data() + cert.size};
   }
 
   void fill_signed_prekey(v1::SignedPreKeyPublic& out) const {
@@ -41,8 +48,8 @@ struct TestDevice {
 
   [[nodiscard]] std::string sign_login(const std::string& challenge, const std::string& pin,
                                        const std::string& account, std::uint32_t device) const {
-    const auto transcript = wire::login_transcript(crypto::as_bytes(challenge), crypto::as_bytes(pin),
-                                                   account, device);
+    const auto transcript =
+        wire::login_transcript(crypto::as_bytes(challenge), crypto::as_bytes(pin), account, device);
     const auto sig = identity.signing().sign(wire::login_signature_context, transcript);
     return {reinterpret_cast<const char*>(sig.data()), sig.size};
   }
@@ -50,7 +57,8 @@ struct TestDevice {
   // Register with the invite token, proving possession of the device key over this connection's
   // challenge (from Welcome) and the relay's pin.
   [[nodiscard]] v1::ClientFrame register_frame(std::uint64_t request_id, const std::string& token,
-                                               const std::string& challenge, const std::string& pin) const {
+                                               const std::string& challenge,
+                                               const std::string& pin) const {
     v1::ClientFrame f;
     f.set_request_id(request_id);
     auto* r = f.mutable_register_();

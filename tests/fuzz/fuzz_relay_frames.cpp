@@ -127,6 +127,40 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   k->set_public_key(std::string(32, '\x09'));
   write("authenticated", frames(true, {contacts, fetch, send, ack, invite, publish, ping}));
 
+  // Groups: the queries, a group send, and a commit that decodes but does not verify.
+  const std::string group_id(16, '\x42');
+  v1::ClientFrame list_groups;
+  list_groups.set_request_id(20);
+  list_groups.mutable_list_groups();
+  v1::ClientFrame directory;
+  directory.set_request_id(21);
+  directory.mutable_list_directory();
+  v1::ClientFrame log;
+  log.set_request_id(22);
+  log.mutable_get_group_log()->set_group_id(group_id);
+  log.mutable_get_group_log()->set_from_epoch(0);
+  v1::ClientFrame group_send;
+  group_send.set_request_id(23);
+  group_send.mutable_send()->set_client_message_id(test::message_id(2));
+  group_send.mutable_send()->set_group_id(group_id);
+  group_send.mutable_send()->set_group_ciphertext("group ciphertext");
+  group_send.mutable_send()->set_group_epoch(0);
+  v1::GroupCommit commit;
+  commit.set_version(1);
+  commit.set_group_id(group_id);
+  commit.set_author_account_id("aaaaaaaaaaaaaaaaaaaaaaaa");
+  commit.set_author_device_id(1);
+  auto* m = commit.add_members();
+  m->set_account_id("aaaaaaaaaaaaaaaaaaaaaaaa");
+  m->set_account_key(std::string(32, '\x01'));
+  m->set_role(v1::GROUP_OWNER);
+  v1::ClientFrame update;
+  update.set_request_id(24);
+  auto* signed_commit = update.mutable_update_group()->mutable_commit();
+  signed_commit->set_commit(commit.SerializeAsString());
+  signed_commit->set_signature(std::string(64, '\x02'));
+  write("groups", frames(true, {list_groups, directory, log, group_send, update}));
+
   v1::ClientFrame reg;
   reg.set_request_id(2);
   reg.mutable_register_()->set_invite_token(std::string(43, 'A'));

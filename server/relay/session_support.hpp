@@ -11,6 +11,7 @@
 #include "lotse/v1/relay.pb.h"
 #include "store/relay_store.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>

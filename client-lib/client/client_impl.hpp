@@ -41,7 +41,7 @@ inline constexpr const char* next_prekey_id = "next_one_time_prekey_id";
 
 // A group as this device knows it: the stored record and its verified state.
 struct LoadedGroup {
-  store::Group record;
+  store::GroupRecord record;
   protocol::GroupState state;
 };
 
@@ -149,6 +149,9 @@ struct Client::Impl {
                                                 const v1::SignedGroupCommit& commit,
                                                 const std::string& name, const std::string& topic);
   [[nodiscard]] Result<protocol::GroupMember> member_of(std::string_view reference);
+  // After GROUP_CONFLICT: waits (bounded) until the commit that moved the group past `epoch` has
+  // been processed. Without the lock.
+  void wait_group_moved(const std::string& group_id, std::uint64_t epoch);
   // A member of the group by account id, "me", or a name (ours or a contact's).
   [[nodiscard]] Result<std::string> group_member_id(const LoadedGroup& g,
                                                     std::string_view reference);

@@ -57,6 +57,8 @@ public:
       case errc::ambiguous_name: return "more than one contact or group has that name; use the id";
       case errc::already_member: return "that account is already a member of the group";
       case errc::group_too_large: return "a group has at most 1000 members";
+      case errc::last_manager:
+        return "the group would have no owner or admin left; make someone admin first";
     }
     return "unknown client error";
   }

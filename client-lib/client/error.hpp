@@ -48,6 +48,7 @@ enum class errc {
   ambiguous_name = 34,  // the name matches more than one contact or group; use the id
   already_member = 35,
   group_too_large = 36,
+  last_manager = 37,  // the change would leave the group without an owner or admin
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

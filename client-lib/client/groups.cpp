@@ -225,7 +225,7 @@ Result<void> Client::Impl::apply_group_state(const protocol::GroupState* before,
   if (!existing) {
     return user_error(existing.error());
   }
-  store::Group record;
+  store::GroupRecord record;
   if (*existing) {
     record = **existing;
   } else {
@@ -505,10 +505,16 @@ Result<GroupView> Client::Impl::change_group(std::string_view reference,
       return result;
     }
     // Somebody changed the group first; their commit is queued for us. Process it, then retry.
-    std::unique_lock lock(mutex);
-    state_changed.wait_for(lock, options.request_timeout,
-                           [&] { return pending.empty() && !refreshing && !fetching_log; });
+    wait_group_moved(group->record.group_id, group->state.epoch);
   }
+}
+
+void Client::Impl::wait_group_moved(const std::string& group_id, std::uint64_t epoch) {
+  std::unique_lock lock(mutex);
+  state_changed.wait_for(lock, options.request_timeout, [&] {
+    auto g = load_group(group_id);
+    return !g || !*g || (*g)->state.epoch != epoch;
+  });
 }
 
 // --- sending to a group --------------------------------------------------------------------
@@ -535,9 +541,7 @@ Result<MessageView> Client::Impl::send_group_content(const LoadedGroup& target,
       if (answer->error().code() == v1::GROUP_CONFLICT && attempt < 2) {
         // The membership moved on and its commit is queued for us: apply it (new keys, new
         // members owed ours), then encrypt again for the current membership.
-        std::unique_lock lock(mutex);
-        state_changed.wait_for(lock, options.request_timeout,
-                               [&] { return pending.empty() && !refreshing && !fetching_log; });
+        wait_group_moved(gid, frame->send().group_epoch());
         continue;
       }
       return group_relay_error(answer->error());
@@ -949,6 +953,10 @@ Result<GroupView> Client::remove_group_member(std::string_view group, std::strin
         }
         auto members = g.state.members;
         std::erase_if(members, [&](const auto& m) { return m.account_id == *id; });
+        if (std::none_of(members.begin(), members.end(),
+                         [](const auto& m) { return m.role != protocol::GroupRole::member; })) {
+          return errc::last_manager;
+        }
         return members;
       },
       false);

@@ -15,7 +15,7 @@ constexpr std::uint8_t record_version = 1;
 
 using detail::Table;
 
-crypto::WipedBytes encode(const Group& g) {
+crypto::WipedBytes encode(const GroupRecord& g) {
   detail::RecordWriter w(record_version, 64 + g.group_id.size() + g.commit.size() + g.name.size() +
                                              g.topic.size() + g.owed.size() * 40);
   w.text(g.group_id).text(g.commit).text(g.name).text(g.topic).boolean(g.member);
@@ -27,9 +27,9 @@ crypto::WipedBytes encode(const Group& g) {
   return w.finish();
 }
 
-Result<Group> decode(crypto::ByteView bytes) {
+Result<GroupRecord> decode(crypto::ByteView bytes) {
   detail::RecordReader r(bytes);
-  Group g;
+  GroupRecord g;
   if (r.u8() != record_version) {
     return errc::corrupt;
   }
@@ -56,7 +56,7 @@ Result<Group> decode(crypto::ByteView bytes) {
 
 }  // namespace
 
-Result<bool> Groups::upsert(const Group& group) {
+Result<bool> Groups::upsert(const GroupRecord& group) {
   if (!detail::valid_id(group.group_id) || group.commit.size() > max_value_bytes / 2 ||
       group.name.size() > max_text_bytes || group.topic.size() > max_text_bytes ||
       group.owed.size() > max_group_members) {
@@ -79,11 +79,11 @@ Result<bool> Groups::upsert(const Group& group) {
   });
 }
 
-Result<std::optional<Group>> Groups::find(std::string_view group_id) {
+Result<std::optional<GroupRecord>> Groups::find(std::string_view group_id) {
   if (!detail::valid_id(group_id)) {
     return errc::invalid_argument;
   }
-  return detail::guarded([&]() -> Result<std::optional<Group>> {
+  return detail::guarded([&]() -> Result<std::optional<GroupRecord>> {
     const auto key = ctx_.row_key(Table::groups, {crypto::as_bytes(group_id)});
     auto q = ctx_.query("SELECT value FROM groups WHERE key = ?");
     q->bind(1, key);
@@ -102,9 +102,9 @@ Result<std::optional<Group>> Groups::find(std::string_view group_id) {
   });
 }
 
-Result<std::vector<Group>> Groups::list() {
-  return detail::guarded([&]() -> Result<std::vector<Group>> {
-    std::vector<Group> out;
+Result<std::vector<GroupRecord>> Groups::list() {
+  return detail::guarded([&]() -> Result<std::vector<GroupRecord>> {
+    std::vector<GroupRecord> out;
     auto q = ctx_.query("SELECT key, value FROM groups");
     while (q->step()) {
       auto plain = ctx_.open(Table::groups, {q->column_blob(0)}, q->column_blob(1));
@@ -117,7 +117,7 @@ Result<std::vector<Group>> Groups::list() {
       }
       out.push_back(std::move(*group));
     }
-    std::sort(out.begin(), out.end(), [](const Group& a, const Group& b) {
+    std::sort(out.begin(), out.end(), [](const GroupRecord& a, const GroupRecord& b) {
       return std::tie(a.name, a.group_id) < std::tie(b.name, b.group_id);
     });
     return out;

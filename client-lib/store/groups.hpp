@@ -18,7 +18,7 @@ class Context;
 // A group this device is or was in. The store keeps what the client verified; the membership
 // itself is the serialised SignedGroupCommit of the newest verified state (the client re-reads it
 // with protocol::decode_trusted_group_commit).
-struct Group {
+struct GroupRecord {
   std::string group_id;  // the raw group id bytes (16)
   std::string commit;    // serialised lotse.v1.SignedGroupCommit, the verified head
   std::string name;      // shared end to end by an owner or admin; empty until known
@@ -29,7 +29,7 @@ struct Group {
   std::int64_t joined_at_ms = 0;       // when this device learned of the group
   // Accounts our current sender key still has to be sent to (over the pairwise sessions).
   std::vector<std::string> owed;
-  friend bool operator==(const Group&, const Group&) = default;
+  friend bool operator==(const GroupRecord&, const GroupRecord&) = default;
 };
 
 // Rows are keyed by a keyed hash of the group id; everything else is sealed.
@@ -38,10 +38,10 @@ public:
   explicit Groups(detail::Context& ctx) noexcept : ctx_(ctx) {}
 
   // Inserts or replaces; true when it was new.
-  [[nodiscard]] Result<bool> upsert(const Group& group);
-  [[nodiscard]] Result<std::optional<Group>> find(std::string_view group_id);
+  [[nodiscard]] Result<bool> upsert(const GroupRecord& group);
+  [[nodiscard]] Result<std::optional<GroupRecord>> find(std::string_view group_id);
   // Sorted by name, then group id.
-  [[nodiscard]] Result<std::vector<Group>> list();
+  [[nodiscard]] Result<std::vector<GroupRecord>> list();
   [[nodiscard]] Result<bool> remove(std::string_view group_id);
 
 private:

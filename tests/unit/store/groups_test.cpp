@@ -17,8 +17,8 @@ using test::RawDb;
 
 namespace {
 
-store::Group make_group(char id, const std::string& name) {
-  store::Group g;
+store::GroupRecord make_group(char id, const std::string& name) {
+  store::GroupRecord g;
   g.group_id = std::string(16, id);
   g.commit = std::string(300, static_cast<char>(id + 1));
   g.name = name;

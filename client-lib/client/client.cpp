@@ -844,7 +844,9 @@ Result<std::vector<MessageView>> Client::history(std::string_view contact, std::
   } else if (auto g = im.resolve_group(contact)) {
     conversation = group_conversation(g->record.group_id);
   } else {
-    return c.error() == errc::unknown_contact ? g.error() : c.error();
+    // Neither: say what the user most likely meant ("no such contact"), unless the group lookup
+    // failed for another reason (an ambiguous name, a damaged profile).
+    return g.error() == errc::unknown_group ? c.error() : g.error();
   }
   auto latest = im.profile.messages().latest(conversation, limit);
   if (!latest) {

@@ -4,13 +4,15 @@
 // asynchronous Beast TLS WebSocket clients on their own io_context threads; beside it, in the same
 // run, a bare Beast TLS WebSocket echo server with the same TLS context as the raw limit.
 //
-//   build/bench/tests/bench/bench_relay [--quick] [--phases echo,online,durable,memory]
+//   build/bench/tests/bench/bench_relay [--quick] [--phases echo,online,durable,groups,memory]
 //       [--relay-threads N] [--client-threads N] [--pairs N] [--window N]
-//       [--durable-messages N] [--idle-connections N] [--synchronous full|normal]
+//       [--durable-messages N] [--group-deliveries N] [--group-window N]
+//       [--idle-connections N] [--synchronous full|normal]
 //       [--sqlite-cache-mib N] [--data-dir DIR]
 // A full run takes about two and a half minutes on 2 cores, --quick about twenty seconds. The
 // parts: bench_relay_server (the relay in process), bench_relay_echo (the raw limit),
 // bench_relay_loadgen (clients, CPU and memory probes), bench_relay_lanes (the traffic),
+// bench_relay_groups (group fan-out),
 // bench_relay_measure (figures), bench_relay_idle (the idle-connection child process).
 //
 // Prints one JSON object per line. Method, per figure:
@@ -24,6 +26,17 @@
 //  * durable_*: senders to offline recipients, a closed loop on Sent (which the relay answers only
 //    after the envelope is committed); then the recipients log in and the drain runs until every
 //    envelope was delivered and every Ack answered.
+//  * group_<members>_<bytes>B_*: group fan-out (bench_relay_groups.hpp): one sender, groups of
+//    10, 100 and 1,000 member accounts (one device each, all online, acknowledging in batches),
+//    256 B and 4 KiB ciphertexts; about --group-deliveries deliveries per case (messages =
+//    deliveries / recipients, printed). deliveries_per_s = messages x recipients / (first send
+//    to the last delivery at the last recipient); *_per_msg CPU figures count deliveries;
+//    process_cpu_per_delivery includes the load generator; send_to_last_delivery_p50/p99 per
+//    message. Memory: glibc heap in use and RSS of the whole process, peak (sampled every 5 ms)
+//    over the level before the case, and the load generator's receive buffers' growth, which
+//    heap_peak_growth_minus_client_buffers takes out (the recipients are in this process). The
+//    pairwise peer is online_max (1 envelope per Send) of the same run. Group encrypt/decrypt per
+//    message on the client: bench_crypto's sender_key encrypt/decrypt.
 //  * idle_connection_*: 10,000 clients in a child process (this binary, --idle-child) connect from
 //    127.0.0.1..8, each logs in and stays idle; the relay's growth of glibc heap in use (mallinfo2
 //    over all arenas) and of RSS, divided by the connections. Clients in another process keep
@@ -38,6 +51,7 @@
 //    projects the measured CPU per message onto two cores for the relay alone (the database
 //    thread is serial). *_storage_bytes_per_msg: /proc/self/io write_bytes per message.
 #include "bench_relay_echo.hpp"
+#include "bench_relay_groups.hpp"
 #include "bench_relay_idle.hpp"
 #include "bench_relay_lanes.hpp"
 #include "bench_relay_loadgen.hpp"
@@ -79,7 +93,7 @@ constexpr std::size_t payload_bytes = 256;  // a padded chat line's ciphertext (
 
 struct Settings {
   bool quick = false;
-  std::vector<std::string> phases{"echo", "online", "durable", "memory"};
+  std::vector<std::string> phases{"echo", "online", "durable", "groups", "memory"};
   unsigned relay_threads = 2;
   unsigned client_threads = 1;
   std::size_t pairs = 8;
@@ -91,7 +105,9 @@ struct Settings {
   std::size_t durable_messages = 200'000;
   std::size_t durable_pairs = 8;
   std::size_t idle_connections = 10'000;
-  bool synchronous_full = true;      // the relay's default (config: synchronous_full)
+  std::size_t group_deliveries = 300'000;  // per fan-out case
+  std::size_t group_window = 128;          // messages in flight from the group sender
+  bool synchronous_full = true;            // the relay's default (config: synchronous_full)
   std::size_t sqlite_cache_mib = 0;  // 0: the relay's default (SQLite's, 2 MiB); an experiment
   fs::path data_dir;
 
@@ -106,7 +122,9 @@ struct Settings {
     return 2 * pairs + durable_pairs + i;
   }
   [[nodiscard]] std::size_t idle_first() const { return 2 * pairs + 2 * durable_pairs; }
-  [[nodiscard]] std::size_t accounts() const { return idle_first() + idle_connections; }
+  [[nodiscard]] std::size_t group_first() const { return idle_first() + idle_connections; }
+  [[nodiscard]] std::size_t accounts() const { return group_first() + group_max_members; }
+  static constexpr std::size_t group_max_members = 1000;  // protocol::max_group_members
 };
 
 template <class LaneT>
@@ -374,6 +392,79 @@ DurableResult durable(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin,
   return result;
 }
 
+// --- group fan-out ------------------------------------------------------------------------------
+
+void emit_fanout(const FanoutResult& r, double online_rate) {
+  const std::string prefix =
+      "group_" + std::to_string(r.c.members) + "_" + std::to_string(r.c.payload_bytes) + "B";
+  const double deliveries = r.interval.messages;
+  emit(prefix + "_messages", static_cast<double>(r.c.messages), "group Sends");
+  emit(prefix + "_recipients", static_cast<double>(r.recipients), "online member devices");
+  emit(prefix + "_deliveries_per_s", r.interval.rate(),
+       "deliveries/s (messages x recipients / first send to last delivery; recipients ack)");
+  if (online_rate > 0) {
+    emit(prefix + "_ratio_to_online_max", r.interval.rate() / online_rate,
+         "group deliveries/s / pairwise deliveries/s (online_max, 1 envelope per Send)");
+  }
+  emit(prefix + "_messages_per_s",
+       r.interval.seconds > 0 ? static_cast<double>(r.c.messages) / r.interval.seconds : 0,
+       "group Sends/s");
+  emit_cpu(prefix, r.interval, true);
+  emit(prefix + "_process_cpu_per_delivery", deliveries > 0 ? r.process_cpu * 1e6 / deliveries : 0,
+       "us CPU (whole process: relay and the load generator's clients)");
+  emit(prefix + "_send_to_last_delivery_p50", r.p50_us, "us per message");
+  emit(prefix + "_send_to_last_delivery_p99", r.p99_us, "us per message");
+  emit(prefix + "_send_to_last_delivery_max", r.max_us, "us per message");
+  emit(prefix + "_heap_before", r.heap_before, "bytes (glibc heap in use, whole process)");
+  emit(prefix + "_heap_peak_growth", r.heap_peak - r.heap_before,
+       "bytes (peak during the case over before, whole process)");
+  emit(prefix + "_client_read_buffers_growth", r.client_buffers_growth,
+       "bytes (the recipients' receive buffers, in this process)");
+  emit(prefix + "_heap_peak_growth_minus_client_buffers",
+       r.heap_peak - r.heap_before - r.client_buffers_growth,
+       "bytes (the relay's share, roughly: other client memory is fixed per connection)");
+  emit(prefix + "_rss_peak_growth", r.rss_peak - r.rss_before, "bytes (whole process)");
+  if (r.errors != 0 || !r.complete) {
+    emit(prefix + "_errors", static_cast<double>(r.errors), "error frames");
+    emit(prefix + "_complete", r.complete ? 1 : 0, "1 = every delivery arrived in time");
+  }
+}
+
+void group_fanout(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const Settings& settings,
+                  double online_rate) {
+  const auto setup = now_ns();
+  GroupFanout fanout(loadgen, relay.port(), pin, settings.group_first(),
+                     Settings::group_max_members);
+  for (const std::size_t members : {std::size_t{10}, std::size_t{100}, std::size_t{1000}}) {
+    fanout.create_group(members);
+  }
+  emit("group_setup", static_cast<double>(now_ns() - setup) * 1e-9,
+       "s (1,000 logins, 3 groups created with signed commits)");
+  emit("group_sender_window", static_cast<double>(settings.group_window),
+       "messages (not yet Sent, or not yet delivered to all)");
+  std::map<std::size_t, double> growth;  // payload bytes -> relay heap growth at 1,000 members
+  for (const std::size_t payload : {std::size_t{256}, std::size_t{4096}}) {
+    for (const std::size_t members : {std::size_t{10}, std::size_t{100}, std::size_t{1000}}) {
+      const std::size_t messages =
+          std::max<std::size_t>(200, settings.group_deliveries / (members - 1));
+      const auto r =
+          fanout.run({members, payload, messages}, settings.group_window, relay.threads(), 60s);
+      emit_fanout(r, online_rate);
+      if (members == 100 && payload == 256) {
+        emit("group_100_deliveries_aim", 200'000, "deliveries/s on 2 cores (>=)");
+        emit("group_100_deliveries_aim_met", r.interval.rate() >= 200'000 ? 1 : 0, "1 = met");
+      }
+      if (members == 1000) {
+        growth[payload] = r.heap_peak - r.heap_before - r.client_buffers_growth;
+      }
+    }
+  }
+  if (growth[256] > 0) {
+    emit("group_1000_heap_growth_ratio_4KiB_to_256B", growth[4096] / growth[256],
+         "x (16 if the relay held a copy per recipient; ~1 if one body is shared)");
+  }
+}
+
 // --- main ---------------------------------------------------------------------------------------
 
 Settings parse(int argc, char** argv) {
@@ -395,6 +486,7 @@ Settings parse(int argc, char** argv) {
       s.durable_messages = 20'000;
       s.durable_pairs = 4;
       s.idle_connections = 1'000;
+      s.group_deliveries = 60'000;
     } else if (arg == "--phases") {
       s.phases = split(value(), ',');
     } else if (arg == "--relay-threads") {
@@ -407,6 +499,10 @@ Settings parse(int argc, char** argv) {
       s.window = std::stoul(value());
     } else if (arg == "--durable-messages") {
       s.durable_messages = std::stoul(value());
+    } else if (arg == "--group-deliveries") {
+      s.group_deliveries = std::stoul(value());
+    } else if (arg == "--group-window") {
+      s.group_window = std::stoul(value());
     } else if (arg == "--idle-connections") {
       s.idle_connections = std::stoul(value());
     } else if (arg == "--synchronous") {
@@ -469,7 +565,8 @@ int run(Settings settings) {
   config.sqlite_cache_mib = settings.sqlite_cache_mib;
   config.accounts = settings.accounts();
   config.relay_threads = settings.relay_threads;
-  config.max_connections = settings.idle_connections + 1000;
+  config.keyed_from = settings.group_first();
+  config.max_connections = settings.idle_connections + Settings::group_max_members + 1000;
   RelayUnderTest relay(config, certificate, pin);
   const auto before_echo = thread_ids();
   EchoServer echo(certificate, settings.relay_threads);
@@ -488,12 +585,14 @@ int run(Settings settings) {
   }
   const double echo_rate = echo_max ? echo_max->interval.rate() : 0;
 
+  double online_rate = 0;
   if (settings.runs("online")) {
     auto lanes = online_lanes(*loadgen, relay.port(), pin, settings);
     const auto stats_before = relay.executor().stats();
     const auto max = closed_loop_max(lanes, relay.threads(), *loadgen, settings);
     const auto stats_after = relay.executor().stats();
     const double rate = max.interval.rate();
+    online_rate = rate;
     emit("online_max", rate, "msgs/s delivered 1:1, recipient acks (closed loop)");
     emit("online_max_aim", 50'000, "msgs/s on 2 cores (>=)");
     if (echo_rate > 0) {
@@ -542,6 +641,10 @@ int run(Settings settings) {
     if (r.errors != 0) {
       emit("durable_errors", static_cast<double>(r.errors), "error frames");
     }
+  }
+
+  if (settings.runs("groups")) {
+    group_fanout(relay, *loadgen, pin, settings, online_rate);
   }
 
   if (settings.runs("memory")) {

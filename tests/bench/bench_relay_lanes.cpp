@@ -16,8 +16,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-constexpr std::uint64_t seed_base = 0x6c6f747365'000000;  // "lotse" << 24
-constexpr std::size_t max_acks_per_frame = 1024;          // relay::Limits default
+constexpr std::uint64_t seed_base = 0x6c6f747365'000000;          // "lotse" << 24
+constexpr std::uint64_t account_seed_base = 0x6163636f75'000000;  // "accou" << 24
+constexpr std::size_t max_acks_per_frame = 1024;                  // relay::Limits default
 
 crypto::SigningKeyPair device_key(std::size_t i) {
   crypto::SeededRng rng(seed_base + i);
@@ -64,6 +65,23 @@ std::array<std::uint8_t, 32> device_signing_public_key(std::size_t i) {
   const auto key = device_key(i);
   std::copy_n(key.public_key().data(), out.size(), out.begin());
   return out;
+}
+
+protocol::DeviceIdentity device_identity(std::size_t i) {
+  crypto::SeededRng rng(seed_base + i);
+  return protocol::DeviceIdentity::generate(rng);
+}
+
+crypto::SigningKeyPair account_key_pair(std::size_t i) {
+  crypto::SeededRng rng(account_seed_base + i);
+  return crypto::SigningKeyPair::generate(rng);
+}
+
+std::vector<std::uint8_t> device_certificate(std::size_t i) {
+  const auto device = device_identity(i).public_key();
+  const auto message = wire::device_certificate_message(device.signing.bytes(), device.dh.bytes());
+  const auto signature = account_key_pair(i).sign(wire::device_certificate_context, message);
+  return {signature.data(), signature.data() + signature.size};
 }
 
 asio::awaitable<std::string> relay_hello(std::shared_ptr<Peer> peer) {

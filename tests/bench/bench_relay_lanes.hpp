@@ -8,6 +8,9 @@
 // not from when the load generator got round to sending it (no coordinated omission).
 #include "bench_relay_loadgen.hpp"
 
+#include "protocol/identity.hpp"
+
+#include "crypto/signing.hpp"
 #include "lotse/v1/relay.pb.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -31,6 +34,12 @@ using Pin = std::array<std::uint8_t, 32>;
 // every bench account may write to every other).
 [[nodiscard]] std::string account_id(std::size_t i);
 [[nodiscard]] std::array<std::uint8_t, 32> device_signing_public_key(std::size_t i);
+// Genuine keys for the accounts that sign group commits or are listed in them: account i's device
+// identity (its signing key is the one Login uses: DeviceIdentity::generate draws it first from
+// the same seed), its account key, and the certificate the account key made for the device.
+[[nodiscard]] protocol::DeviceIdentity device_identity(std::size_t i);
+[[nodiscard]] crypto::SigningKeyPair account_key_pair(std::size_t i);
+[[nodiscard]] std::vector<std::uint8_t> device_certificate(std::size_t i);
 
 // Hello, Welcome; returns the challenge. Throws std::runtime_error.
 boost::asio::awaitable<std::string> relay_hello(std::shared_ptr<Peer> peer);

@@ -152,6 +152,8 @@ public:
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] std::size_t queued_frames() const noexcept { return out_.size(); }
+  // Bytes the receive buffer holds on to (it grows to the largest message and stays).
+  [[nodiscard]] std::size_t read_buffer_capacity() const noexcept { return buffer_.capacity(); }
 
 private:
   void read_next();

@@ -29,7 +29,7 @@ RelayUnderTest::RelayUnderTest(const RelayConfig& settings,
   if (settings.sqlite_cache_mib != 0) {
     store_->db().exec("PRAGMA cache_size = -" + std::to_string(settings.sqlite_cache_mib * 1024));
   }
-  create_accounts(settings.accounts);
+  create_accounts(settings.accounts, settings.keyed_from);
   auto before = thread_ids();
   executor_ = std::make_unique<store::Executor>(*store_, store::Executor::Options{});
   threads_.db = ThreadGroup::started_since(before);
@@ -65,7 +65,7 @@ RelayUnderTest::~RelayUnderTest() {
 
 // Directly in the store, before the database thread takes it over (as `lotse-relay serve`
 // does with its bootstrap invite): a login needs nothing but the device signing key.
-void RelayUnderTest::create_accounts(std::size_t n) {
+void RelayUnderTest::create_accounts(std::size_t n, std::size_t keyed_from) {
   const auto now = clock_.now_ms();
   store_->begin();
   for (std::size_t i = 0; i < n; ++i) {
@@ -79,6 +79,15 @@ void RelayUnderTest::create_accounts(std::size_t n) {
     account.device.dh_signature = store::Blob(64, 0x03);
     account.device.device_certificate = store::Blob(64, 0x04);
     account.signed_prekey = store::SignedPreKey{1, store::Blob(32, 0x05), store::Blob(64, 0x06)};
+    if (i >= keyed_from) {
+      const auto key = account_key_pair(i).public_key();
+      account.account_key.assign(key.data(), key.data() + key.size);
+      const auto device = device_identity(i).public_key();
+      const auto dh = device.dh.bytes();
+      account.device.dh_key.assign(dh.begin(), dh.end());
+      const auto certificate = device_certificate(i);
+      account.device.device_certificate.assign(certificate.begin(), certificate.end());
+    }
     (void)store_->create_account(account, now);
   }
   store_->commit();

@@ -29,6 +29,9 @@ struct RelayConfig {
   bool synchronous_full = true;      // the relay's default (config: synchronous_full)
   std::size_t sqlite_cache_mib = 0;  // 0: SQLite's default, as the relay leaves it
   std::size_t accounts = 0;          // account_id(0 .. accounts-1) exist
+  // Accounts from here on get genuine account, DH and certificate keys (group commits verify
+  // them); the others placeholders, which a login does not look at.
+  std::size_t keyed_from = static_cast<std::size_t>(-1);
   unsigned relay_threads = 2;
   std::size_t max_connections = 10'000;
   // Short, so that the network layer's per-connection auth deadline (a timer and a coroutine that
@@ -57,7 +60,7 @@ public:
   [[nodiscard]] store::Executor& executor() { return *executor_; }
 
 private:
-  void create_accounts(std::size_t n);
+  void create_accounts(std::size_t n, std::size_t keyed_from);
 
   relay::SystemClock clock_;
   std::unique_ptr<store::RelayStore> store_;

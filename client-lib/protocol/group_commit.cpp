@@ -22,7 +22,9 @@ bool manages(GroupRole role) noexcept {
 }
 
 // The structure of a commit, without any check against a previous state or a signature.
-Result<GroupState> decode(const v1::SignedGroupCommit& signed_commit) {
+// `previous_hash` (if given) receives GroupCommit.previous, which the state does not keep.
+Result<GroupState> decode(const v1::SignedGroupCommit& signed_commit,
+                          crypto::Bytes* previous_hash = nullptr) {
   v1::GroupCommit c;
   if (!parse_message(c, crypto::as_bytes(signed_commit.commit()))) {
     return errc::malformed_message;
@@ -56,11 +58,14 @@ Result<GroupState> decode(const v1::SignedGroupCommit& signed_commit) {
     }
     s.members.push_back({m.account_id(), *key, static_cast<GroupRole>(m.role())});
   }
+  if (previous_hash != nullptr) {
+    previous_hash->assign(c.previous().begin(), c.previous().end());
+  }
   return s;
 }
 
 // Header checks of `next` against `previous`.
-Result<void> check_chain(const GroupState* previous, const v1::SignedGroupCommit& signed_commit,
+Result<void> check_chain(const GroupState* previous, crypto::ByteView previous_hash,
                          const GroupState& next) {
   if (previous == nullptr) {
     if (next.epoch != 0) {
@@ -71,11 +76,8 @@ Result<void> check_chain(const GroupState* previous, const v1::SignedGroupCommit
   if (previous->group_id != next.group_id) {
     return errc::group_mismatch;
   }
-  v1::GroupCommit c;
-  (void)parse_message(c, crypto::as_bytes(signed_commit.commit()));  // decoded before
-  const auto prev_hash = crypto::as_bytes(c.previous());
   if (next.epoch != previous->epoch + 1 ||
-      !std::equal(prev_hash.begin(), prev_hash.end(), previous->head.begin(),
+      !std::equal(previous_hash.begin(), previous_hash.end(), previous->head.begin(),
                   previous->head.end())) {
     return errc::group_out_of_order;
   }
@@ -206,11 +208,12 @@ std::array<std::uint8_t, 32> group_commit_hash(crypto::ByteView commit_bytes) {
 
 Result<GroupState> apply_group_commit(const GroupState* previous,
                                       const v1::SignedGroupCommit& commit) {
-  auto next = decode(commit);
+  crypto::Bytes previous_hash;
+  auto next = decode(commit, &previous_hash);
   if (!next) {
     return next.error();
   }
-  if (auto r = check_chain(previous, commit, *next); !r) {
+  if (auto r = check_chain(previous, previous_hash, *next); !r) {
     return r.error();
   }
   if (auto r = check_rules(previous, *next); !r) {

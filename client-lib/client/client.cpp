@@ -41,24 +41,11 @@ bool unreachable(const boost::system::error_code& ec) {
   return ec == errc::offline || ec == errc::relay_unreachable || ec == errc::timed_out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 void fill_device_keys(v1::DeviceKeys& out, const protocol::DeviceIdentity& identity,
                       const crypto::SigningKeyPair& account_key) {
-  const auto& pub = identity.public_key();
-  pub.to_proto(*out.mutable_identity());
-  const auto cert =
-      account_key.sign(wire::device_certificate_context,
-                       wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
-  out.set_device_certificate(cert.data(), cert.size);
+  identity.public_key().to_proto(*out.mutable_identity());
+  const auto cert = device_certificate(identity, account_key);
+  out.set_device_certificate(cert.data(), cert.size());
 }
 
 void fill_signed_prekey(v1::SignedPreKeyPublic& out, const protocol::SignedPreKey& spk) {
@@ -70,6 +57,53 @@ void fill_signed_prekey(v1::SignedPreKeyPublic& out, const protocol::SignedPreKe
 }  // namespace
 
 // --- small shared helpers ------------------------------------------------------------------
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+crypto::Bytes device_certificate(const protocol::DeviceIdentity& identity,
+                                 const crypto::SigningKeyPair& account_key) {
+  const auto& pub = identity.public_key();
+  const auto cert =
+      account_key.sign(wire::device_certificate_context,
+                       wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
+  return {cert.data(), cert.data() + crypto::Signature::size};
+}
+
+store::Message outgoing_message(const v1::Content& content, std::string conversation,
+                                const store::DeviceAddress& self, std::int64_t now_ms) {
+  store::Message m;
+  m.id = content.message_id();
+  m.conversation = std::move(conversation);
+  m.sender = self;
+  m.direction = store::Direction::outgoing;
+  m.text = content.text().text();
+  m.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
+  m.received_at_ms = now_ms;
+  m.status = store::DeliveryStatus::pending;
+  return m;
+}
+
+store::Message incoming_message(const v1::Delivery& delivery, const v1::Content& content,
+                                std::string conversation, std::int64_t now_ms) {
+  store::Message m;
+  m.id = delivery.client_message_id();
+  m.conversation = std::move(conversation);
+  m.sender = {delivery.sender_account_id(), delivery.sender_device_id()};
+  m.direction = store::Direction::incoming;
+  m.text = content.text().text();
+  m.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
+  m.received_at_ms = now_ms;
+  m.status = store::DeliveryStatus::delivered;
+  return m;
+}
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";

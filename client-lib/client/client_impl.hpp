@@ -31,6 +31,17 @@ inline constexpr const char* next_prekey_id = "next_one_time_prekey_id";
 }  // namespace setting
 
 [[nodiscard]] std::string to_hex(std::string_view bytes);
+[[nodiscard]] std::string lower(std::string_view s);  // ASCII letters only
+// The account key's certificate for a device (Register, group commits): 64 bytes.
+[[nodiscard]] crypto::Bytes device_certificate(const protocol::DeviceIdentity& identity,
+                                               const crypto::SigningKeyPair& account_key);
+// The local record of a text we send / received (conversation: account id or group_conversation).
+[[nodiscard]] store::Message outgoing_message(const v1::Content& content, std::string conversation,
+                                              const store::DeviceAddress& self,
+                                              std::int64_t now_ms);
+[[nodiscard]] store::Message incoming_message(const v1::Delivery& delivery,
+                                              const v1::Content& content, std::string conversation,
+                                              std::int64_t now_ms);
 [[nodiscard]] Role role_of(store::AccountRole role) noexcept;
 [[nodiscard]] Role role_of(v1::Role role) noexcept;
 [[nodiscard]] store::AccountRole store_role(v1::Role role) noexcept;
@@ -130,7 +141,6 @@ struct Client::Impl {
   [[nodiscard]] Result<LoadedGroup> resolve_group(std::string_view reference);
   [[nodiscard]] GroupView view_of(const LoadedGroup& g) const;
   [[nodiscard]] protocol::CommitAuthor commit_author(const crypto::Bytes& certificate) const;
-  [[nodiscard]] crypto::Bytes device_certificate() const;
   // Stores a verified state and does what plan_sender_keys says; inside a transaction.
   [[nodiscard]] Result<void> apply_group_state(const protocol::GroupState* before,
                                                const protocol::GroupState& after,

@@ -19,16 +19,6 @@
 namespace lotse::client {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 GroupRole view_role(protocol::GroupRole r) noexcept {
   switch (r) {
     case protocol::GroupRole::owner: return GroupRole::owner;
@@ -188,14 +178,6 @@ GroupView Client::Impl::view_of(const LoadedGroup& g) const {
     v.my_role = view_role(me->role);
   }
   return v;
-}
-
-crypto::Bytes Client::Impl::device_certificate() const {
-  const auto& pub = identity.public_key();
-  const auto cert =
-      account_key.sign(wire::device_certificate_context,
-                       wire::device_certificate_message(pub.signing.bytes(), pub.dh.bytes()));
-  return {cert.data(), cert.data() + crypto::Signature::size};
 }
 
 protocol::CommitAuthor Client::Impl::commit_author(const crypto::Bytes& certificate) const {
@@ -491,7 +473,13 @@ Result<GroupView> Client::Impl::change_group(std::string_view reference,
       if (!members) {
         return members.error();
       }
-      const auto certificate = device_certificate();
+      // Said plainly rather than as the rule violation the commit would be refused with.
+      if (!archive && std::none_of(members->begin(), members->end(), [](const auto& m) {
+            return m.role != protocol::GroupRole::member;
+          })) {
+        return errc::last_manager;
+      }
+      const auto certificate = device_certificate(identity, account_key);
       auto made = protocol::make_group_commit(&g->state, {}, std::move(*members), archive,
                                               commit_author(certificate), now_ms());
       if (!made) {
@@ -625,15 +613,8 @@ Result<v1::ClientFrame> Client::Impl::prepare_group_send(const std::string& gid,
   send->set_group_ciphertext(ciphertext->data(), ciphertext->size());
   send->set_group_epoch(group.state.epoch);
   if (content.has_text()) {
-    store::Message m;
-    m.id = content.message_id();
-    m.conversation = group_conversation(gid);
-    m.sender = {own.account_id, own.device_id};
-    m.direction = store::Direction::outgoing;
-    m.text = content.text().text();
-    m.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
-    m.received_at_ms = now_ms();
-    m.status = store::DeliveryStatus::pending;
+    const auto m = outgoing_message(content, group_conversation(gid),
+                                    {own.account_id, own.device_id}, now_ms());
     if (auto r = profile.messages().append(m); !r) {  // a retry finds it stored: fine
       return user_error(r.error());
     }
@@ -776,15 +757,7 @@ bool Client::Impl::on_group_message(const v1::Delivery& d, std::vector<Event>& e
     events.push_back(dropped);
     return tx->commit().has_value();  // the chain moved on; the content is not for a group
   }
-  store::Message m;
-  m.id = d.client_message_id();
-  m.conversation = group_conversation(gid);
-  m.sender = sender;
-  m.direction = store::Direction::incoming;
-  m.text = content->text().text();
-  m.sent_at_ms = static_cast<std::int64_t>(content->sent_at_ms());
-  m.received_at_ms = now_ms();
-  m.status = store::DeliveryStatus::delivered;
+  const auto m = incoming_message(d, *content, group_conversation(gid), now_ms());
   auto appended = profile.messages().append(m);
   if (!appended || !tx->commit()) {
     return false;  // not stored: not acknowledged, it comes again
@@ -880,7 +853,7 @@ Result<GroupView> Client::create_group(std::string_view name,
     }
     std::array<std::uint8_t, protocol::group_id_bytes> id{};
     im.rng.fill(id);
-    const auto certificate = im.device_certificate();
+    const auto certificate = device_certificate(im.identity, im.account_key);
     auto made = protocol::make_group_commit(nullptr, id, std::move(list), false,
                                             im.commit_author(certificate), im.now_ms());
     if (!made) {
@@ -953,10 +926,6 @@ Result<GroupView> Client::remove_group_member(std::string_view group, std::strin
         }
         auto members = g.state.members;
         std::erase_if(members, [&](const auto& m) { return m.account_id == *id; });
-        if (std::none_of(members.begin(), members.end(),
-                         [](const auto& m) { return m.role != protocol::GroupRole::member; })) {
-          return errc::last_manager;
-        }
         return members;
       },
       false);

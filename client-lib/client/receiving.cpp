@@ -157,15 +157,7 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
     bool ok = true;
     std::optional<Event> event;
     if (content->has_text()) {
-      store::Message m;
-      m.id = d.client_message_id();
-      m.conversation = sender.account_id;
-      m.sender = sender;
-      m.direction = store::Direction::incoming;
-      m.text = content->text().text();
-      m.sent_at_ms = static_cast<std::int64_t>(content->sent_at_ms());
-      m.received_at_ms = now_ms();
-      m.status = store::DeliveryStatus::delivered;
+      const auto m = incoming_message(d, *content, sender.account_id, now_ms());
       auto appended = profile.messages().append(m);
       ok = appended.has_value();
       if (ok && appended->inserted) {

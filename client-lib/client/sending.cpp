@@ -136,15 +136,8 @@ Result<v1::ClientFrame> Client::Impl::prepare_send(const store::Contact& contact
     env->set_ciphertext(ciphertext->data(), ciphertext->size());
   }
   if (content.has_text()) {
-    store::Message m;
-    m.id = content.message_id();
-    m.conversation = contact.account_id;
-    m.sender = {own.account_id, own.device_id};
-    m.direction = store::Direction::outgoing;
-    m.text = content.text().text();
-    m.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
-    m.received_at_ms = now_ms();
-    m.status = store::DeliveryStatus::pending;
+    const auto m =
+        outgoing_message(content, contact.account_id, {own.account_id, own.device_id}, now_ms());
     if (auto r = profile.messages().append(m); !r) {
       return user_error(r.error());
     }

@@ -57,6 +57,7 @@ std::string_view table_name(Table t) noexcept {
     case Table::outbox: return "outbox";
     case Table::envelopes: return "envelopes";
     case Table::groups: return "groups";
+    case Table::message_ids: return "message_ids";
   }
   return "unknown";
 }

@@ -47,8 +47,9 @@ enum class Table : std::uint8_t {
   outbox,
   envelopes,
   groups,
+  message_ids,
 };
-inline constexpr std::size_t table_count = 11;
+inline constexpr std::size_t table_count = 12;
 [[nodiscard]] std::string_view table_name(Table t) noexcept;
 
 struct SubkeyTag {

@@ -10,7 +10,11 @@
 namespace lotse::store {
 namespace {
 
+// Version 1: a text message. Version 2: the same fields, then an attachment (blob id, file key,
+// sizes, chunk size, digest, name, media type, caption). Text rows are still written as version
+// 1, so rows of either kind read the same whichever build wrote them.
 constexpr std::uint8_t record_version = 1;
+constexpr std::uint8_t record_version_attachment = 2;
 
 using detail::Table;
 
@@ -19,8 +23,17 @@ detail::RowKey message_key(detail::Context& ctx, const DeviceAddress& sender, st
                                        detail::le32(sender.device_id), crypto::as_bytes(id)});
 }
 
+detail::RowKey id_key(detail::Context& ctx, std::string_view id) {
+  return ctx.row_key(Table::message_ids, {crypto::as_bytes(id)});
+}
+
 detail::RowKey conversation_key(detail::Context& ctx, std::string_view conversation) {
   return ctx.row_key(Table::conversations, {crypto::as_bytes(conversation)});
+}
+
+bool valid(const Attachment& a) {
+  return detail::valid_id(a.blob_id) && a.name.size() <= max_text_bytes &&
+         a.media_type.size() <= max_text_bytes && a.caption.size() <= max_text_bytes;
 }
 
 bool valid(const Message& m) {
@@ -28,13 +41,18 @@ bool valid(const Message& m) {
   const auto s = static_cast<std::uint8_t>(m.status);
   return detail::valid_id(m.id) && detail::valid_id(m.conversation) &&
          detail::valid_id(m.sender.account_id) && m.text.size() <= max_value_bytes && d >= 1 &&
-         d <= 2 && s >= 1 && s <= 3;
+         d <= 2 && s >= 1 && s <= 3 && (!m.attachment || valid(*m.attachment));
 }
 
-crypto::WipedBytes encode(const Message& m) {
-  return detail::RecordWriter(record_version, 96 + m.id.size() + m.conversation.size() +
-                                                  m.sender.account_id.size() + m.text.size())
-      .text(m.id)
+crypto::WipedBytes encode(const Message& m, const crypto::StreamKey* file_key) {
+  const Attachment* a = m.attachment ? &*m.attachment : nullptr;
+  const std::size_t attachment_bytes = a == nullptr ? 0
+                                                    : 128 + a->blob_id.size() + a->name.size() +
+                                                          a->media_type.size() + a->caption.size();
+  detail::RecordWriter w(a == nullptr ? record_version : record_version_attachment,
+                         96 + m.id.size() + m.conversation.size() + m.sender.account_id.size() +
+                             m.text.size() + attachment_bytes);
+  w.text(m.id)
       .text(m.conversation)
       .text(m.sender.account_id)
       .u32(m.sender.device_id)
@@ -42,14 +60,26 @@ crypto::WipedBytes encode(const Message& m) {
       .text(m.text)
       .i64(m.sent_at_ms)
       .i64(m.received_at_ms)
-      .u8(static_cast<std::uint8_t>(m.status))
-      .finish();
+      .u8(static_cast<std::uint8_t>(m.status));
+  if (a != nullptr) {
+    w.text(a->blob_id)
+        .bytes(file_key->secret_bytes())
+        .u64(a->size)
+        .u64(a->encrypted_size)
+        .u32(a->chunk_size)
+        .bytes(a->digest)
+        .text(a->name)
+        .text(a->media_type)
+        .text(a->caption);
+  }
+  return w.finish();
 }
 
-Result<Message> decode(crypto::ByteView bytes) {
+// `file_key`, if given, receives the attachment's key (left alone for a message without one).
+Result<Message> decode(crypto::ByteView bytes, crypto::StreamKey* file_key = nullptr) {
   detail::RecordReader r(bytes);
   Message m;
-  const bool version_ok = r.u8() == record_version;
+  const auto version = r.u8();
   m.id = r.text();
   m.conversation = r.text();
   m.sender.account_id = r.text();
@@ -59,21 +89,45 @@ Result<Message> decode(crypto::ByteView bytes) {
   m.sent_at_ms = r.i64();
   m.received_at_ms = r.i64();
   m.status = static_cast<DeliveryStatus>(r.u8());
-  if (!version_ok || !r.finish() || !valid(m)) {
+  bool key_ok = true;
+  if (version == record_version_attachment) {
+    Attachment a;
+    a.blob_id = r.text();
+    const auto key = r.bytes();  // a view into the (wiped) plaintext: no copy unless asked
+    key_ok = key.size() == crypto::StreamKey::size;
+    if (key_ok && file_key != nullptr) {
+      std::copy(key.begin(), key.end(), file_key->mutable_secret_bytes().begin());
+    }
+    a.size = r.u64();
+    a.encrypted_size = r.u64();
+    a.chunk_size = r.u32();
+    const auto digest = r.bytes();
+    key_ok = key_ok && digest.size() == a.digest.size();
+    if (digest.size() == a.digest.size()) {
+      std::copy(digest.begin(), digest.end(), a.digest.begin());
+    }
+    a.name = r.text();
+    a.media_type = r.text();
+    a.caption = r.text();
+    m.attachment = std::move(a);
+  }
+  const bool version_ok = version == record_version || version == record_version_attachment;
+  if (!version_ok || !key_ok || !r.finish() || !valid(m)) {
     return errc::corrupt;
   }
   return m;
 }
 
 // A message row: seq, key, conversation, value (in this column order in every query).
-Result<StoredMessage> read_row(detail::Context& ctx, detail::Query& q) {
+Result<StoredMessage> read_row(detail::Context& ctx, detail::Query& q,
+                               crypto::StreamKey* file_key = nullptr) {
   const auto seq = static_cast<std::uint64_t>(q->column_int(0));
   auto plain = ctx.open(Table::messages, {q->column_blob(1), q->column_blob(2), detail::le64(seq)},
                         q->column_blob(3));
   if (!plain) {
     return plain.error();
   }
-  auto m = decode(plain->view());
+  auto m = decode(plain->view(), file_key);
   if (!m) {
     return m.error();
   }
@@ -158,8 +212,8 @@ Result<void> collect_incoming(detail::Context& ctx, const detail::RowKey& conv, 
 
 }  // namespace
 
-Result<Appended> Messages::append(const Message& message) {
-  if (!valid(message)) {
+Result<Appended> Messages::append(const Message& message, const crypto::StreamKey* file_key) {
+  if (!valid(message) || message.attachment.has_value() != (file_key != nullptr)) {
     return errc::invalid_argument;
   }
   return detail::guarded([&]() -> Result<Appended> {
@@ -181,13 +235,15 @@ Result<Appended> Messages::append(const Message& message) {
       write_conversation(ctx_, ConversationRow{conv, message.conversation, 0});
     }
     const auto seq = detail::next_sequence(ctx_, Table::messages);
-    const auto plain = encode(message);
+    const auto plain = encode(message, file_key);
     auto q = ctx_.query("INSERT INTO messages (seq, key, conversation, value) VALUES (?, ?, ?, ?)");
     q->bind(1, detail::as_sql(seq))
         .bind(2, key)
         .bind(3, conv)
         .bind(4, ctx_.seal(Table::messages, {key, conv, detail::le64(seq)}, plain.view()))
         .run();
+    auto index = ctx_.query("INSERT INTO message_ids (key, id_key) VALUES (?, ?)");
+    index->bind(1, key).bind(2, id_key(ctx_, message.id)).run();
     sp.release();
     return Appended{seq, true};
   });
@@ -209,6 +265,57 @@ Result<std::optional<StoredMessage>> Messages::find(const DeviceAddress& sender,
       return m.error();
     }
     return std::move(*m);
+  });
+}
+
+Result<std::vector<StoredMessage>> Messages::find_by_id(std::string_view id) {
+  if (!detail::valid_id(id)) {
+    return errc::invalid_argument;
+  }
+  return detail::guarded([&]() -> Result<std::vector<StoredMessage>> {
+    std::vector<StoredMessage> out;
+    auto q = ctx_.query(
+        "SELECT m.seq, m.key, m.conversation, m.value FROM message_ids i "
+        "JOIN messages m ON m.key = i.key WHERE i.id_key = ? ORDER BY m.seq");
+    q->bind(1, id_key(ctx_, id));
+    while (q->step()) {
+      auto m = read_row(ctx_, q);
+      if (!m) {
+        return m.error();
+      }
+      if (m->message.id == id) {  // a keyed-hash collision would be astronomically unlikely
+        out.push_back(std::move(*m));
+      }
+    }
+    return out;
+  });
+}
+
+Result<std::optional<protocol::FileKeyReference>> Messages::file_reference(
+    const DeviceAddress& sender, std::string_view id) {
+  if (!detail::valid_id(sender.account_id) || !detail::valid_id(id)) {
+    return errc::invalid_argument;
+  }
+  return detail::guarded([&]() -> Result<std::optional<protocol::FileKeyReference>> {
+    auto q = ctx_.query("SELECT seq, key, conversation, value FROM messages WHERE key = ?");
+    q->bind(1, message_key(ctx_, sender, id));
+    if (!q->step()) {
+      return std::nullopt;
+    }
+    protocol::FileKeyReference ref;
+    auto m = read_row(ctx_, q, &ref.key);
+    if (!m) {
+      return m.error();
+    }
+    if (!m->message.attachment) {
+      return std::nullopt;
+    }
+    const auto& a = *m->message.attachment;
+    ref.size = a.size;
+    ref.encrypted_size = a.encrypted_size;
+    ref.chunk_size = a.chunk_size;
+    ref.digest = a.digest;
+    return std::optional<protocol::FileKeyReference>(std::move(ref));
   });
 }
 
@@ -270,6 +377,7 @@ Result<bool> Messages::set_status(const DeviceAddress& sender, std::string_view 
     detail::Savepoint sp(ctx_);
     const auto key = message_key(ctx_, sender, id);
     std::optional<StoredMessage> stored;
+    crypto::StreamKey file_key;  // kept as it was when the row is sealed again
     detail::RowKey conv{};
     {
       auto q = ctx_.query("SELECT seq, key, conversation, value FROM messages WHERE key = ?");
@@ -277,7 +385,7 @@ Result<bool> Messages::set_status(const DeviceAddress& sender, std::string_view 
       if (!q->step()) {
         return false;
       }
-      auto m = read_row(ctx_, q);
+      auto m = read_row(ctx_, q, &file_key);
       if (!m) {
         return {boost::system::in_place_error, m.error()};
       }
@@ -292,7 +400,7 @@ Result<bool> Messages::set_status(const DeviceAddress& sender, std::string_view 
       return false;
     }
     stored->message.status = status;
-    const auto plain = encode(stored->message);
+    const auto plain = encode(stored->message, &file_key);
     auto q = ctx_.query("UPDATE messages SET value = ? WHERE seq = ?");
     q->bind(1, ctx_.seal(Table::messages, {key, conv, detail::le64(stored->seq)}, plain.view()))
         .bind(2, detail::as_sql(stored->seq))

@@ -4,6 +4,9 @@
 #include "store/error.hpp"
 #include "store/limits.hpp"
 
+#include "crypto/hash.hpp"
+#include "protocol/file_stream.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +30,20 @@ struct DeviceAddress {
   friend bool operator==(const DeviceAddress&, const DeviceAddress&) = default;
 };
 
+// A file shared in a message (docs/PROTOCOL.md 3.5), as the message row holds it, without its key:
+// the file key is sealed in the same row and only Messages::file_reference() hands it out.
+struct Attachment {
+  std::string blob_id;  // the relay's name for the encrypted file (1..max_id_bytes)
+  std::string name;     // as the sender named it (up to max_text_bytes)
+  std::string media_type;
+  std::string caption;               // up to max_text_bytes
+  std::uint64_t size = 0;            // plaintext bytes
+  std::uint64_t encrypted_size = 0;  // blob bytes
+  std::uint32_t chunk_size = 0;
+  crypto::Digest digest{};  // BLAKE2b-256 of the whole blob (public: the relay could compute it)
+  friend bool operator==(const Attachment&, const Attachment&) = default;
+};
+
 // Ids are opaque bytes (as protobuf `bytes` in C++), 1..max_id_bytes. A client message id is
 // unique per sender device, so a message is identified by (sender account, device, id).
 struct Message {
@@ -38,6 +55,7 @@ struct Message {
   std::int64_t sent_at_ms = 0;      // the sender's clock
   std::int64_t received_at_ms = 0;  // this device's clock (outgoing: when written)
   DeliveryStatus status = DeliveryStatus::delivered;
+  std::optional<Attachment> attachment;  // a file message (text is then empty)
   friend bool operator==(const Message&, const Message&) = default;
 };
 
@@ -61,7 +79,8 @@ struct ConversationSummary {
 };
 
 // The message log. Plaintext columns: seq, a keyed hash of (sender, device, id) and one of the
-// conversation id; everything else, timestamps included, is sealed. Each conversation keeps a
+// conversation id; everything else, timestamps and attachments (file keys included), is sealed.
+// A side table maps a keyed hash of the id alone to the row (find_by_id). Each conversation keeps a
 // sealed "shown through seq" mark instead of a per-message flag, so what the user has seen is
 // not visible either.
 class Messages {
@@ -69,10 +88,20 @@ public:
   explicit Messages(detail::Context& ctx) noexcept : ctx_(ctx) {}
 
   // Idempotent: appending the same (sender, device, id) again stores nothing and returns the seq
-  // of the message already stored.
-  [[nodiscard]] Result<Appended> append(const Message& message);
+  // of the message already stored. A message with an attachment needs its file key (sealed in
+  // the same row; invalid_argument without one, or with one for a message without attachment).
+  [[nodiscard]] Result<Appended> append(const Message& message,
+                                        const crypto::StreamKey* file_key = nullptr);
   [[nodiscard]] Result<std::optional<StoredMessage>> find(const DeviceAddress& sender,
                                                           std::string_view id);
+  // Messages with this client message id from any sender, ascending by seq (ids are random, so
+  // normally one; a sender may reuse another's id). Messages are indexed by id from this build
+  // on: rows stored by an older build are not found here.
+  [[nodiscard]] Result<std::vector<StoredMessage>> find_by_id(std::string_view id);
+  // The attachment's file reference, key included (for the download); nullopt if there is no
+  // such message or it has no attachment.
+  [[nodiscard]] Result<std::optional<protocol::FileKeyReference>> file_reference(
+      const DeviceAddress& sender, std::string_view id);
   // Messages of one conversation with seq > after_seq, ascending, at most limit.
   [[nodiscard]] Result<std::vector<StoredMessage>> list(std::string_view conversation,
                                                         std::uint64_t after_seq = 0,

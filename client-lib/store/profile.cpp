@@ -60,6 +60,11 @@ CREATE TABLE envelopes (
 // earlier build opens (the format number only changes when existing rows change meaning).
 constexpr std::string_view schema_additions = R"sql(
 CREATE TABLE IF NOT EXISTS groups (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS message_ids (
+  key BLOB PRIMARY KEY REFERENCES messages (key) ON DELETE CASCADE,
+  id_key BLOB NOT NULL
+) WITHOUT ROWID, STRICT;
+CREATE INDEX IF NOT EXISTS message_ids_by_id ON message_ids (id_key);
 )sql";
 
 // Per connection; none of these touches the file. locking_mode=EXCLUSIVE: the first access

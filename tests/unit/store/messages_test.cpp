@@ -10,6 +10,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace lotse;
 using store::DeliveryStatus;
 using store::Direction;
@@ -26,12 +28,38 @@ const store::DeviceAddress ben{"acct-ben", 1};
 store::Message incoming(const std::string& id, const std::string& conversation,
                         const store::DeviceAddress& from, const std::string& text,
                         std::int64_t t = 1000) {
-  return {id, conversation, from, Direction::incoming, text, t, t + 5, DeliveryStatus::delivered};
+  return {id,          conversation,
+          from,        Direction::incoming,
+          text,        t,
+          t + 5,       DeliveryStatus::delivered,
+          std::nullopt};
 }
 
 store::Message outgoing(const std::string& id, const std::string& conversation,
                         const std::string& text, std::int64_t t = 2000) {
-  return {id, conversation, me, Direction::outgoing, text, t, t, DeliveryStatus::pending};
+  return {id,          conversation, me, Direction::outgoing, text, t, t, DeliveryStatus::pending,
+          std::nullopt};
+}
+
+store::Message with_file(store::Message m, const std::string& name) {
+  store::Attachment a;
+  a.blob_id = std::string(32, 'b');
+  a.name = name;
+  a.media_type = "application/pdf";
+  a.caption = "the minutes";
+  a.size = 70'000;
+  a.chunk_size = 65'536;
+  a.encrypted_size = *protocol::encrypted_size(a.size, a.chunk_size);
+  a.digest.fill(0xD1);
+  m.text.clear();
+  m.attachment = a;
+  return m;
+}
+
+crypto::StreamKey file_key(std::uint8_t fill) {
+  crypto::StreamKey k;
+  std::fill(k.mutable_secret_bytes().begin(), k.mutable_secret_bytes().end(), fill);
+  return k;
 }
 
 std::vector<std::string> texts(const std::vector<store::StoredMessage>& ms) {
@@ -198,6 +226,78 @@ TEST_CASE("invalid arguments") {
   CHECK(m.list("").error() == errc::invalid_argument);
   CHECK(m.mark_shown("", 1).error() == errc::invalid_argument);
   CHECK(m.list("anna")->empty());
+}
+
+TEST_CASE("attachments: sealed with their key, found by id, kept across status changes") {
+  ProfileFixture f;
+  const auto key = file_key(0x5A);
+  const auto sent = with_file(outgoing("f1", "anna", ""), "Protokoll.pdf");
+  {
+    auto p = f.create();
+    auto& m = p.messages();
+    // The key comes with the attachment, never without one.
+    CHECK(m.append(sent).error() == errc::invalid_argument);
+    CHECK(m.append(outgoing("t1", "anna", "text"), &key).error() == errc::invalid_argument);
+    REQUIRE(m.append(sent, &key));
+    REQUIRE(m.append(outgoing("t1", "anna", "a text")));
+    REQUIRE(m.append(incoming("f1", "ben", ben, "same id, other sender")));
+    CHECK(m.set_status(me, "f1", DeliveryStatus::delivered).value());
+  }
+  auto p = f.open();
+  auto& m = p.messages();
+  const auto found = m.find(me, "f1");
+  REQUIRE(found);
+  REQUIRE(*found);
+  auto expected = sent;
+  expected.status = DeliveryStatus::delivered;
+  CHECK((*found)->message == expected);
+
+  const auto ref = m.file_reference(me, "f1");
+  REQUIRE(ref);
+  REQUIRE(*ref);
+  CHECK(std::equal(key.secret_bytes().begin(), key.secret_bytes().end(),
+                   (*ref)->key.secret_bytes().begin()));
+  CHECK((*ref)->size == 70'000);
+  CHECK((*ref)->chunk_size == 65'536);
+  CHECK((*ref)->digest == sent.attachment->digest);
+  CHECK((*ref)->valid());
+  CHECK_FALSE(m.file_reference(me, "t1").value());       // a text: no reference
+  CHECK_FALSE(m.file_reference(me, "nothing").value());  // no such message
+
+  // By id alone: both senders' messages, in arrival order.
+  const auto by_id = m.find_by_id("f1");
+  REQUIRE(by_id);
+  REQUIRE(by_id->size() == 2);
+  CHECK(by_id->at(0).message.attachment.has_value());
+  CHECK(by_id->at(1).message.sender == ben);
+  CHECK(m.find_by_id("t1")->size() == 1);
+  CHECK(m.find_by_id("none")->empty());
+  CHECK(m.find_by_id("").error() == errc::invalid_argument);
+
+  // Removing messages removes their index rows.
+  CHECK(m.remove(me, "t1").value());
+  CHECK(m.find_by_id("t1")->empty());
+  CHECK(m.remove_conversation("anna").value() == 1);
+  CHECK(m.find_by_id("f1")->size() == 1);
+}
+
+TEST_CASE("a profile from before the id index opens and indexes new messages") {
+  ProfileFixture f;
+  {
+    auto p = f.create();
+    REQUIRE(p.messages().append(incoming("old", "anna", anna, "before")));
+  }
+  {
+    // What an older build left: no message_ids table.
+    RawDb raw(f.file());
+    raw.exec("DROP INDEX message_ids_by_id; DROP TABLE message_ids");
+  }
+  auto p = f.open();
+  CHECK(texts(p.messages().list("anna").value()) == std::vector<std::string>{"before"});
+  CHECK(p.messages().find_by_id("old")->empty());  // stored before the index existed
+  const auto key = file_key(1);
+  REQUIRE(p.messages().append(with_file(incoming("new", "anna", anna, ""), "a.txt"), &key));
+  CHECK(p.messages().find_by_id("new")->size() == 1);
 }
 
 TEST_CASE("lists are bounded by max_list_messages") {

@@ -33,6 +33,8 @@ constexpr std::string_view message_id = "MID-MARKER-2wz8";
 constexpr std::string_view relay_address = "relay-MARKER-p0q.example.org:8443";
 constexpr std::string_view group_id = "GROUP-MARKER-v5ha";
 constexpr std::string_view setting_value = "SETTING-MARKER-k1mx";
+constexpr std::string_view file_name = "FILE-MARKER-q8Lz.pdf";
+constexpr std::string_view file_caption = "CAPTION-MARKER-m3Vd";
 
 struct Needle {
   std::string what;
@@ -97,7 +99,8 @@ TEST_CASE(
                                std::string(message_text),
                                1,
                                2,
-                               store::DeliveryStatus::delivered}));
+                               store::DeliveryStatus::delivered,
+                               std::nullopt}));
   REQUIRE(p.messages().append({std::string(message_id),
                                std::string(contact_id),
                                {"acct-alice", 1},
@@ -105,7 +108,27 @@ TEST_CASE(
                                std::string(message_text),
                                3,
                                3,
-                               store::DeliveryStatus::pending}));
+                               store::DeliveryStatus::pending,
+                               std::nullopt}));
+  // A file message: its name, caption and key are sealed like a text.
+  store::Message file_message{"file-message-id",
+                              std::string(contact_id),
+                              {std::string(contact_id), 1},
+                              store::Direction::incoming,
+                              "",
+                              4,
+                              5,
+                              store::DeliveryStatus::delivered,
+                              store::Attachment{}};
+  file_message.attachment->blob_id = std::string(32, 'B');
+  file_message.attachment->name = file_name;
+  file_message.attachment->caption = file_caption;
+  file_message.attachment->size = 10;
+  file_message.attachment->chunk_size = 4096;
+  file_message.attachment->encrypted_size = *protocol::encrypted_size(10, 4096);
+  crypto::StreamKey file_key;
+  crypto::SeededRng(34).fill(file_key.mutable_secret_bytes());
+  REQUIRE(p.messages().append(file_message, &file_key));
   crypto::Bytes send_request = bytes_of(contact_id);
   crypto::append(send_request, bytes_of(message_text));
   REQUIRE(p.outbox().add(message_id, send_request, 3));
@@ -114,13 +137,14 @@ TEST_CASE(
 
   std::vector<Needle> needles;
   for (const auto marker : {message_text, display_name, contact_id, message_id, relay_address,
-                            group_id, setting_value}) {
+                            group_id, setting_value, file_name, file_caption}) {
     needles.push_back({std::string(marker), bytes_of(marker)});
   }
   needles.push_back({"passphrase", bytes_of(test::test_passphrase)});
   const auto identity_secret = alice.identity->serialise_secret();
   add_secret(needles, "identity signing seed", identity_secret.view().first(32));
   add_secret(needles, "identity dh secret", identity_secret.view().subspan(64, 32));
+  add_secret(needles, "file key", file_key.secret_bytes());
   add_secret(needles, "account key seed", account_key.secret_key().secret_bytes().first(32));
   add_secret(needles, "signed prekey", alice.signed_prekey->key.secret_key().secret_bytes());
   add_secret(needles, "one-time prekey", alice.one_time.at(1).key.secret_key().secret_bytes());

@@ -23,8 +23,9 @@ namespace {
 const store::DeviceAddress anna{"acct-anna", 1};
 
 store::Message note(const std::string& id, const std::string& text) {
-  return {id,   "anna", anna, store::Direction::incoming,
-          text, 1,      2,    store::DeliveryStatus::delivered};
+  return {id,          "anna", anna, store::Direction::incoming,
+          text,        1,      2,    store::DeliveryStatus::delivered,
+          std::nullopt};
 }
 
 // Writes one row into every area.
@@ -172,7 +173,7 @@ TEST_CASE("receive path: decrypt + session + message + envelope commit together 
     REQUIRE(d);
     REQUIRE(bob.profile->messages().append({"cmid-1", "alice", from, store::Direction::incoming,
                                             str(d->plaintext.view()), 10, 11,
-                                            store::DeliveryStatus::delivered}));
+                                            store::DeliveryStatus::delivered, std::nullopt}));
     REQUIRE(bob.profile->envelopes().add(envelope_id, 11));
     if (commit) {
       REQUIRE(tx->commit());

@@ -27,6 +27,13 @@ int cmd_inbox(const Common& common, std::chrono::seconds wait);
 int cmd_chat(const Common& common, const std::string& contact, std::size_t history);
 int cmd_verify(const Common& common, const std::string& contact, bool confirm);
 
+// file_commands.cpp
+int cmd_send_file(const Common& common, const std::string& to, const std::string& path,
+                  const std::string& caption);
+int cmd_get_file(const Common& common, const std::string& message_id, const std::string& out,
+                 bool force);
+int cmd_history(const Common& common, const std::string& contact, std::size_t limit);
+
 // group_commands.cpp
 int cmd_group_create(const Common& common, const std::string& name,
                      const std::vector<std::string>& members, const std::string& topic);

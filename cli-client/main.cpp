@@ -51,6 +51,32 @@ int main(int argc, char** argv) {
       ->required();
   send->add_option("text", words, "The message; omit to read standard input");
 
+  std::string path;
+  std::string caption;
+  auto* send_file = app.add_subcommand(
+      "send-file", "Send a file, end to end encrypted (the relay stores it until it expires)");
+  send_file->add_option("to", contact, "Contact (name, handle or account id) or group")->required();
+  send_file->add_option("path", path, "The file")->required();
+  send_file->add_option("--caption", caption, "A line of text shown with the file");
+
+  std::string message_id;
+  std::string out;
+  bool force = false;
+  auto* get_file = app.add_subcommand(
+      "get-file", "Download and check the file of a message; prints the path written");
+  get_file->add_option("message_id", message_id, "The message's id (as inbox shows it)")
+      ->required();
+  get_file->add_option("--out", out,
+                       "Where to write it: a file or a directory (default: the sender's file "
+                       "name, made safe, in the current directory)");
+  get_file->add_flag("--force", force, "Overwrite an existing file");
+
+  std::size_t limit = 20;
+  auto* history_cmd = app.add_subcommand("history", "The latest messages with a contact or group");
+  history_cmd->add_option("contact", contact, "Contact (name, handle or account id) or group")
+      ->required();
+  history_cmd->add_option("--limit", limit, "How many messages")->capture_default_str();
+
   unsigned wait = 0;
   auto* inbox = app.add_subcommand("inbox", "Receive and print new messages");
   inbox
@@ -103,9 +129,11 @@ int main(int argc, char** argv) {
 
   auto* directory = app.add_subcommand("directory", "(staff) Every staff account on the relay");
 
-  for (auto* sub : {init, whoami, invite_cmd, contacts, send, inbox, chat, verify, group,
-                    group_create, group_add, group_remove, group_promote, group_demote,
-                    group_archive, group_leave, group_list, group_members, directory}) {
+  for (auto* sub :
+       {init,         whoami,      invite_cmd,    contacts,      send,         send_file,
+        get_file,     history_cmd, inbox,         chat,          verify,       group,
+        group_create, group_add,   group_remove,  group_promote, group_demote, group_archive,
+        group_leave,  group_list,  group_members, directory}) {
     sub->add_option("--profile", common.profile, "Profile directory");
     sub->add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
   }
@@ -142,6 +170,15 @@ int main(int argc, char** argv) {
     }
     if (send->parsed()) {
       return cmd_send(common, contact, words);
+    }
+    if (send_file->parsed()) {
+      return cmd_send_file(common, contact, path, caption);
+    }
+    if (get_file->parsed()) {
+      return cmd_get_file(common, message_id, out, force);
+    }
+    if (history_cmd->parsed()) {
+      return cmd_history(common, contact, limit);
     }
     if (inbox->parsed()) {
       return cmd_inbox(common, std::chrono::seconds(wait));

@@ -111,7 +111,41 @@ nlohmann::json to_json(const client::MessageView& m) {
     j["group"] = m.group;
     j["group_name"] = m.group_name;
   }
+  if (m.attachment) {
+    j["attachment"] = nlohmann::json{{"name", m.attachment->name},
+                                     {"size", m.attachment->size},
+                                     {"media_type", m.attachment->media_type},
+                                     {"caption", m.attachment->caption}};
+  }
   return j;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  if (bytes < 1024) {
+    return std::to_string(bytes) + " B";
+  }
+  static constexpr const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024.0;
+  std::size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(units)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char out[32];
+  std::snprintf(out, sizeof out, "%.1f %s", value, units[unit]);
+  return out;
+}
+
+std::string attachment_line(const client::AttachmentView& a) {
+  std::string line = "[file] " + a.name + " (" + human_size(a.size);
+  if (!a.media_type.empty()) {
+    line += ", " + a.media_type;
+  }
+  line += ")";
+  if (!a.caption.empty()) {
+    line += " " + a.caption;
+  }
+  return line;
 }
 
 nlohmann::json to_json(const client::ContactView& c) {
@@ -155,6 +189,11 @@ std::string to_line(const client::MessageView& m) {
   const std::string where =
       m.group.empty() ? ""
                       : "#" + (m.group_name.empty() ? m.group.substr(0, 8) : m.group_name) + " ";
+  if (m.attachment) {
+    // The id is what `lotse get-file` needs.
+    return "[" + short_time(m.sent_at_ms) + "] " + where + who + ": " +
+           attachment_line(*m.attachment) + status + "  (get-file " + m.id + ")";
+  }
   return "[" + short_time(m.sent_at_ms) + "] " + where + who + ": " + m.text + status;
 }
 

@@ -28,7 +28,12 @@ namespace lotse::cli {
 [[nodiscard]] nlohmann::json to_json(const client::ContactView& c);
 [[nodiscard]] nlohmann::json to_json(const client::GroupView& g);
 [[nodiscard]] nlohmann::json to_json(const client::GroupMemberView& m);
-// One line for people: "[14:05] anna.k: text" (names fall back to the account id).
+// "512 B", "64.0 KiB", "50.0 MiB".
+[[nodiscard]] std::string human_size(std::uint64_t bytes);
+// "[file] NAME (SIZE, MEDIA_TYPE) CAPTION" (no media type: "(SIZE)"; no caption: nothing after).
+[[nodiscard]] std::string attachment_line(const client::AttachmentView& a);
+// One line for people: "[14:05] anna.k: text" (names fall back to the account id); a file as
+// attachment_line and the message id to fetch it with.
 [[nodiscard]] std::string to_line(const client::MessageView& m);
 
 }  // namespace lotse::cli

@@ -85,6 +85,7 @@ store::Message outgoing_message(const v1::Content& content, std::string conversa
   m.sender = self;
   m.direction = store::Direction::outgoing;
   m.text = content.text().text();
+  m.attachment = stored_attachment(content);
   m.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
   m.received_at_ms = now_ms;
   m.status = store::DeliveryStatus::pending;
@@ -99,6 +100,7 @@ store::Message incoming_message(const v1::Delivery& delivery, const v1::Content&
   m.sender = {delivery.sender_account_id(), delivery.sender_device_id()};
   m.direction = store::Direction::incoming;
   m.text = content.text().text();
+  m.attachment = stored_attachment(content);
   m.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
   m.received_at_ms = now_ms;
   m.status = store::DeliveryStatus::delivered;
@@ -197,6 +199,10 @@ boost::system::error_code relay_error(const v1::Error& error) {
     case v1::UNKNOWN_RECIPIENT: return errc::not_authorized;
     case v1::RATE_LIMITED: return errc::rate_limited;
     case v1::HANDLE_TAKEN: return errc::handle_taken;
+    case v1::UNKNOWN_BLOB: return errc::unknown_blob;
+    case v1::QUOTA_EXCEEDED: return errc::quota_exceeded;
+    case v1::STORAGE_FULL: return errc::storage_full;
+    case v1::TOO_MANY_UPLOADS: return errc::too_many_uploads;
     default: return errc::relay_refused;
   }
 }
@@ -331,6 +337,10 @@ MessageView Client::Impl::view_of(const store::StoredMessage& stored) {
   v.sent_at_ms = m.sent_at_ms;
   v.received_at_ms = m.received_at_ms;
   v.outgoing = m.direction == store::Direction::outgoing;
+  if (m.attachment) {
+    v.attachment = AttachmentView{m.attachment->name, m.attachment->size, m.attachment->media_type,
+                                  m.attachment->caption};
+  }
   if (m.conversation.starts_with("group:")) {
     v.group = m.conversation.substr(6);
     v.conversation = v.group;
@@ -685,6 +695,8 @@ Result<void> Client::connect() {
     if (change.state == net_client::ConnectionState::online) {
       im.resend_outbox();
     }
+    { const std::lock_guard lock(im.mutex); }  // a transfer waiting for online checks again
+    im.state_changed.notify_all();
     im.emit({e});
   };
   handlers.on_push = [&im](const v1::ServerFrame& f) { im.on_push(f); };
@@ -823,28 +835,33 @@ Result<MessageView> Client::send_text(std::string_view contact, std::string_view
     id = im.new_message_id();
     now = im.now_ms();
   }
-  std::optional<LoadedGroup> group;
-  {
-    std::lock_guard lock(im.mutex);
-    auto g = im.resolve_group(contact);
-    if (g) {
-      auto c = im.resolve(contact);
-      const bool exact_group = g->record.group_id.size() * 2 == contact.size();
-      if (c && !exact_group && c->account_id != contact) {
-        return errc::ambiguous_name;  // a contact and a group share the name
-      }
-      if (!c || exact_group) {
-        group = std::move(*g);
-      }
-    } else if (g.error() != errc::unknown_group) {
-      return g.error();
-    }
+  auto group = im.resolve_target(contact);
+  if (!group) {
+    return group.error();
   }
   const auto content = text_content(id, now, text);
-  if (group) {
-    return im.send_group_content(*group, content);
+  if (*group) {
+    return im.send_group_content(**group, content);
   }
   return im.send_content(contact, content);
+}
+
+Result<std::optional<LoadedGroup>> Client::Impl::resolve_target(std::string_view to) {
+  std::lock_guard lock(mutex);
+  auto g = resolve_group(to);
+  if (!g) {
+    return g.error() == errc::unknown_group ? Result<std::optional<LoadedGroup>>(std::nullopt)
+                                            : Result<std::optional<LoadedGroup>>(g.error());
+  }
+  auto c = resolve(to);
+  const bool exact_group = g->record.group_id.size() * 2 == to.size();
+  if (c && !exact_group && c->account_id != to) {
+    return errc::ambiguous_name;  // a contact and a group share the name
+  }
+  if (!c || exact_group) {
+    return std::optional<LoadedGroup>(std::move(*g));
+  }
+  return std::nullopt;
 }
 
 Result<std::vector<MessageView>> Client::take_unshown() {

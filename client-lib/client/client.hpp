@@ -45,6 +45,14 @@ struct Options {
   // this age, besides every time somebody leaves or joins.
   std::uint32_t group_key_max_messages = 1000;
   std::chrono::hours group_key_max_age{24 * 7};
+  // Files (docs/PROTOCOL.md 3.5): the encryption's chunk size; the bytes per UploadChunk and
+  // ReadBlob (at most the relay's max_chunk_bytes); how many of those are in flight at once (the
+  // memory a transfer holds is about window * transfer_bytes, whatever the file's size); how long
+  // a transfer waits for the connection to come back after a drop before it gives up.
+  std::uint32_t file_chunk_size = 64 * 1024;
+  std::uint32_t file_transfer_bytes = 512 * 1024;
+  std::size_t file_window = 8;
+  std::chrono::milliseconds file_resume_timeout{60'000};
   // Injected for tests; empty: the system clock / libsodium's RNG.
   std::function<std::int64_t()> now_ms;
   crypto::Rng* rng = nullptr;
@@ -71,6 +79,14 @@ struct ContactView {
 enum class MessageStatus { pending, sent, delivered, received };
 [[nodiscard]] const char* to_string(MessageStatus status) noexcept;
 
+// A file in a message (never its key).
+struct AttachmentView {
+  std::string name;        // as the sender named it (sanitise before using it as a path)
+  std::uint64_t size = 0;  // bytes
+  std::string media_type;  // may be empty
+  std::string caption;     // may be empty
+};
+
 struct MessageView {
   std::string id;            // 32 hex digits
   std::string conversation;  // the peer's account id (1:1), or the group id (groups)
@@ -83,7 +99,17 @@ struct MessageView {
   std::int64_t received_at_ms = 0;  // this device's clock
   bool outgoing = false;
   MessageStatus status = MessageStatus::received;
+  std::optional<AttachmentView> attachment;  // a file message (text is empty)
 };
+
+// Called as a file transfer goes on: bytes of the encrypted file done so far, and in total.
+using ProgressHandler = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+// A file name safe to create in a directory of the user's choosing: the sender's name with
+// path separators, control, bidirectional-override and shell-awkward characters replaced by '_',
+// no leading '.' or '-' (no hidden files, no options), no trailing dots or spaces; "file" if
+// nothing is left.
+[[nodiscard]] std::string safe_file_name(std::string_view name);
 
 struct SafetyNumberView {
   std::string contact;  // account id
@@ -213,6 +239,27 @@ public:
   [[nodiscard]] Result<std::vector<GroupMemberView>> group_members(std::string_view group);
   // Staff and admins: every staff and admin account on the relay (the relay refuses clients).
   [[nodiscard]] Result<std::vector<DirectoryEntry>> directory();
+
+  // --- files (docs/PROTOCOL.md 3.5) ---
+  // Encrypts the file at `path` under a fresh key, uploads it to the relay in chunks (resuming
+  // after a broken connection), then sends it to `to` (a contact or group, as send_text) as a
+  // message with the file's name, a media type guessed from its extension, and `caption`.
+  // Refused before any data is sent when the relay's limits do not allow it (file_too_large,
+  // quota_exceeded, storage_full, too_many_uploads). Needs connect().
+  [[nodiscard]] Result<MessageView> send_file(std::string_view to,
+                                              const std::filesystem::path& path,
+                                              std::string_view caption = {},
+                                              const ProgressHandler& progress = {});
+  // Downloads the file of message `message_id` (32 hex digits), checks it against what the
+  // sender sent (size, every chunk, the digest of the whole), and only then moves it to
+  // `out_path`: a file, a directory to put it in, or empty for the current directory; in a
+  // directory it is named safe_file_name(sender's name). An existing file is target_exists unless
+  // `force`. On any error nothing is left at the target or beside it. Returns the path written.
+  // Needs connect().
+  [[nodiscard]] Result<std::filesystem::path> get_file(std::string_view message_id,
+                                                       const std::filesystem::path& out_path = {},
+                                                       bool force = false,
+                                                       const ProgressHandler& progress = {});
 
   // Incoming messages not returned before, oldest first; marks them shown.
   [[nodiscard]] Result<std::vector<MessageView>> take_unshown();

@@ -42,6 +42,12 @@ inline constexpr const char* next_prekey_id = "next_one_time_prekey_id";
 [[nodiscard]] store::Message incoming_message(const v1::Delivery& delivery,
                                               const v1::Content& content, std::string conversation,
                                               std::int64_t now_ms);
+// files.cpp: the attachment of a text-or-file content as the message log keeps it (no key), and
+// the append that seals the attachment's key with it.
+[[nodiscard]] std::optional<store::Attachment> stored_attachment(const v1::Content& content);
+[[nodiscard]] store::Result<store::Appended> append_message(store::Profile& profile,
+                                                            const store::Message& m,
+                                                            const v1::Content& content);
 [[nodiscard]] Role role_of(store::AccountRole role) noexcept;
 [[nodiscard]] Role role_of(v1::Role role) noexcept;
 [[nodiscard]] store::AccountRole store_role(v1::Role role) noexcept;
@@ -105,6 +111,8 @@ struct Client::Impl {
   }
   [[nodiscard]] std::string new_message_id();
   [[nodiscard]] Result<store::Contact> resolve(std::string_view reference);
+  // A send's target: a group (set) or a contact (nullopt), as send_text resolves it.
+  [[nodiscard]] Result<std::optional<LoadedGroup>> resolve_target(std::string_view to);
   [[nodiscard]] ContactView view_of(const store::Contact& c) const;
   [[nodiscard]] MessageView view_of(const store::StoredMessage& m);
   // Merges a checked directory answer into the contact list; returns events to emit.
@@ -134,6 +142,10 @@ struct Client::Impl {
   // (in order with pushes). Without the lock.
   [[nodiscard]] Result<v1::ServerFrame> transmit(const v1::ClientFrame& frame,
                                                  const std::string& message_id);
+
+  // files.cpp (without the lock)
+  // Waits until the connection is online again (true), closed for good, or the timeout.
+  [[nodiscard]] bool wait_online(std::chrono::milliseconds timeout);
 
   // groups.cpp (callers hold the lock unless said otherwise)
   [[nodiscard]] Result<std::optional<LoadedGroup>> load_group(std::string_view group_id);

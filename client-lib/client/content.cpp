@@ -76,7 +76,53 @@ Result<void> check_text(std::string_view text) {
   return {};
 }
 
+Result<void> check_file_name(std::string_view name) {
+  if (name.empty() || name.size() > max_file_name_bytes || !valid_utf8(name) || name == "." ||
+      name == "..") {
+    return errc::invalid_file_name;
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const bool c1 = c == 0xC2 && i + 1 < name.size() &&
+                    static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c == '/' || c == '\\' || c1) {
+      return errc::invalid_file_name;
+    }
+  }
+  return {};
+}
+
+bool valid_media_type(std::string_view media_type) noexcept {
+  return media_type.size() <= max_media_type_bytes &&
+         std::all_of(media_type.begin(), media_type.end(), [](char ch) {
+           const auto c = static_cast<unsigned char>(ch);
+           return c >= 0x20 && c <= 0x7E;
+         });
+}
+
+Result<void> check_caption(std::string_view caption) {
+  if (caption.size() > max_caption_bytes) {
+    return errc::message_too_long;
+  }
+  if (!valid_utf8(caption)) {
+    return errc::invalid_text;
+  }
+  return {};
+}
+
+bool is_message_body(const v1::Content& content) noexcept {
+  return content.has_text() || content.has_attachment();
+}
+
 namespace {
+
+bool valid_attachment(const v1::Attachment& a) {
+  return a.blob_id().size() == blob_id_bytes &&
+         protocol::FileKeyReference::from_proto(a.file()).has_value() &&
+         check_file_name(a.name()).has_value() && valid_media_type(a.media_type()) &&
+         check_caption(a.caption()).has_value();
+}
 
 v1::Content base(std::string_view message_id, std::int64_t sent_at_ms) {
   v1::Content c;
@@ -122,6 +168,26 @@ v1::Content group_setup_content(std::string_view message_id, std::int64_t sent_a
     *g->mutable_info() = *info;
   }
   return c;
+}
+
+v1::Content attachment_content(std::string_view message_id, std::int64_t sent_at_ms,
+                               std::string_view blob_id, const protocol::FileKeyReference& file,
+                               std::string_view name, std::string_view media_type,
+                               std::string_view caption) {
+  auto c = base(message_id, sent_at_ms);
+  auto* a = c.mutable_attachment();
+  a->set_blob_id(std::string(blob_id));
+  file.to_proto(*a->mutable_file());
+  a->set_name(std::string(name));
+  a->set_media_type(std::string(media_type));
+  a->set_caption(std::string(caption));
+  return c;
+}
+
+void wipe_file_key(v1::Content& content) noexcept {
+  if (content.has_attachment()) {
+    crypto::wipe(*content.mutable_attachment()->mutable_file()->mutable_key());
+  }
 }
 
 Result<void> check_topic(std::string_view topic) {
@@ -183,6 +249,12 @@ std::optional<v1::Content> parse_content(crypto::ByteView plaintext,
       }
       break;
     }
+    case v1::Content::kAttachment:
+      if (!valid_attachment(c.attachment())) {
+        wipe_file_key(c);
+        return std::nullopt;
+      }
+      break;
     case v1::Content::BODY_NOT_SET: return std::nullopt;
   }
   return c;

@@ -7,6 +7,7 @@
 
 #include "crypto/bytes.hpp"
 #include "lotse/v1/e2e.pb.h"
+#include "protocol/file_stream.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -21,6 +22,10 @@ inline constexpr std::size_t max_display_name_bytes = 64;
 inline constexpr std::size_t max_receipt_ids = 256;
 inline constexpr std::size_t max_topic_bytes = 512;
 inline constexpr std::size_t max_distribution_bytes = 1024;
+inline constexpr std::size_t blob_id_bytes = 32;
+inline constexpr std::size_t max_file_name_bytes = 255;
+inline constexpr std::size_t max_media_type_bytes = 127;
+inline constexpr std::size_t max_caption_bytes = 4096;
 
 // Well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 [[nodiscard]] bool valid_utf8(std::string_view text) noexcept;
@@ -29,6 +34,17 @@ inline constexpr std::size_t max_distribution_bytes = 1024;
 [[nodiscard]] Result<void> check_display_name(std::string_view name);
 // A text message: 1..64 KiB of UTF-8.
 [[nodiscard]] Result<void> check_text(std::string_view text);
+
+// A file's name as it travels (Attachment.name): 1..255 bytes of UTF-8 without '/', '\\' or
+// control characters (C0, DEL, C1), and not "." or "..".
+[[nodiscard]] Result<void> check_file_name(std::string_view name);
+// Attachment.media_type: at most 127 printable ASCII bytes (may be empty).
+[[nodiscard]] bool valid_media_type(std::string_view media_type) noexcept;
+// Attachment.caption: at most 4,096 bytes of UTF-8 (may be empty).
+[[nodiscard]] Result<void> check_caption(std::string_view caption);
+
+// Shown to the user and stored in the message log: a text or a file.
+[[nodiscard]] bool is_message_body(const v1::Content& content) noexcept;
 
 [[nodiscard]] v1::Content text_content(std::string_view message_id, std::int64_t sent_at_ms,
                                        std::string_view text);
@@ -44,6 +60,15 @@ inline constexpr std::size_t max_distribution_bytes = 1024;
                                               const v1::GroupInfo* info);
 // A group's topic: at most 512 bytes of UTF-8 (may be empty).
 [[nodiscard]] Result<void> check_topic(std::string_view topic);
+
+// A file: the blob's id on the relay and its reference (key included; wipe the content's copy of
+// the key with wipe_file_key once it is no longer needed).
+[[nodiscard]] v1::Content attachment_content(std::string_view message_id, std::int64_t sent_at_ms,
+                                             std::string_view blob_id,
+                                             const protocol::FileKeyReference& file,
+                                             std::string_view name, std::string_view media_type,
+                                             std::string_view caption);
+void wipe_file_key(v1::Content& content) noexcept;
 
 [[nodiscard]] crypto::Bytes serialise(const v1::Content& content);
 

@@ -59,6 +59,32 @@ public:
       case errc::group_too_large: return "a group has at most 1000 members";
       case errc::last_manager:
         return "the group would have no owner or admin left; make someone admin first";
+      case errc::file_too_large: return "the file is larger than the relay accepts";
+      case errc::quota_exceeded:
+        return "your storage on the relay is full; files you sent earlier free it when they expire";
+      case errc::storage_full: return "the relay has no room for more files just now";
+      case errc::too_many_uploads:
+        return "too many of your uploads are unfinished; let them finish or try again later";
+      case errc::unknown_blob:
+        return "the file is not on the relay (any more): it expired or was deleted, or you may "
+               "not read it";
+      case errc::file_corrupt:
+        return "the downloaded file is damaged or was altered; nothing was saved";
+      case errc::file_truncated: return "the downloaded file is incomplete; nothing was saved";
+      case errc::file_digest_mismatch:
+        return "the downloaded file is not the one the sender sent; nothing was saved";
+      case errc::target_exists:
+        return "a file with that name exists already; choose another name or overwrite it "
+               "(--force)";
+      case errc::not_an_attachment: return "that message has no file attached";
+      case errc::unknown_message: return "there is no message with that id";
+      case errc::file_unreadable: return "the file cannot be read";
+      case errc::file_unwritable: return "the file cannot be written there";
+      case errc::invalid_file_name:
+        return "a file name is 1 to 255 bytes of text without '/', '\\' or control characters";
+      case errc::file_changed: return "the file changed while it was being sent; send it again";
+      case errc::ambiguous_message:
+        return "more than one message with a file has that id; ask the sender to send it again";
     }
     return "unknown client error";
   }

@@ -49,6 +49,23 @@ enum class errc {
   already_member = 35,
   group_too_large = 36,
   last_manager = 37,  // the change would leave the group without an owner or admin
+  // Files (docs/PROTOCOL.md 3.5):
+  file_too_large = 38,    // larger than the relay's limits.max_file_bytes (relay TOO_LARGE)
+  quota_exceeded = 39,    // the account's files on the relay would exceed its quota
+  storage_full = 40,      // the relay's storage for files is full
+  too_many_uploads = 41,  // the account has the most unfinished uploads the relay allows
+  unknown_blob = 42,      // the file is not on the relay: expired, deleted, or not ours to read
+  file_corrupt = 43,      // the download does not decrypt as the sender's file (or has extra data)
+  file_truncated = 44,    // the download ends before the file does
+  file_digest_mismatch = 45,  // the download is not the exact file the sender committed to
+  target_exists = 46,         // get_file would overwrite a file (force overwrites)
+  not_an_attachment = 47,     // the message carries no file
+  unknown_message = 48,       // no message with that id on this device
+  file_unreadable = 49,       // send_file: the file cannot be opened or read
+  file_unwritable = 50,       // get_file: the target cannot be written
+  invalid_file_name = 51,     // the file name is not 1..255 bytes of UTF-8 without '/', '\\'
+  file_changed = 52,          // the file changed size while it was being sent
+  ambiguous_message = 53,     // more than one message with a file has that id
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -602,7 +602,8 @@ Result<v1::ClientFrame> Client::Impl::prepare_group_send(const std::string& gid,
     return user_error(tx.error());
   }
   auto ciphertext = protocol::group_encrypt(profile.sender_keys(), crypto::as_bytes(gid),
-                                            {own.account_id, own.device_id}, serialise(content));
+                                            {own.account_id, own.device_id},
+                                            crypto::WipedBytes(serialise(content)).view());
   if (!ciphertext) {
     return errc::profile_corrupt;
   }
@@ -612,10 +613,13 @@ Result<v1::ClientFrame> Client::Impl::prepare_group_send(const std::string& gid,
   send->set_group_id(gid);
   send->set_group_ciphertext(ciphertext->data(), ciphertext->size());
   send->set_group_epoch(group.state.epoch);
-  if (content.has_text()) {
+  if (content.has_attachment()) {
+    send->add_blob_ids(content.attachment().blob_id());
+  }
+  if (is_message_body(content)) {
     const auto m = outgoing_message(content, group_conversation(gid),
                                     {own.account_id, own.device_id}, now_ms());
-    if (auto r = profile.messages().append(m); !r) {  // a retry finds it stored: fine
+    if (auto r = append_message(profile, m, content); !r) {  // a retry finds it stored: fine
       return user_error(r.error());
     }
   }
@@ -753,12 +757,13 @@ bool Client::Impl::on_group_message(const v1::Delivery& d, std::vector<Event>& e
     return true;
   }
   auto content = parse_content(plaintext->view(), d.client_message_id());
-  if (!content || !content->has_text()) {
+  if (!content || !is_message_body(*content)) {
     events.push_back(dropped);
     return tx->commit().has_value();  // the chain moved on; the content is not for a group
   }
   const auto m = incoming_message(d, *content, group_conversation(gid), now_ms());
-  auto appended = profile.messages().append(m);
+  auto appended = append_message(profile, m, *content);
+  wipe_file_key(*content);
   if (!appended || !tx->commit()) {
     return false;  // not stored: not acknowledged, it comes again
   }

@@ -156,9 +156,10 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
     }
     bool ok = true;
     std::optional<Event> event;
-    if (content->has_text()) {
+    if (is_message_body(*content)) {
       const auto m = incoming_message(d, *content, sender.account_id, now_ms());
-      auto appended = profile.messages().append(m);
+      auto appended = append_message(profile, m, *content);
+      wipe_file_key(*content);
       ok = appended.has_value();
       if (ok && appended->inserted) {
         Event e;

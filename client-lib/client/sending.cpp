@@ -115,7 +115,7 @@ Result<void> Client::Impl::ensure_sessions(const std::string& account_id) {
 
 Result<v1::ClientFrame> Client::Impl::prepare_send(const store::Contact& contact,
                                                    const v1::Content& content) {
-  const auto plaintext = serialise(content);
+  const crypto::WipedBytes plaintext(serialise(content));  // may hold a file key
   auto tx = profile.begin();
   if (!tx) {
     return user_error(tx.error());
@@ -123,10 +123,13 @@ Result<v1::ClientFrame> Client::Impl::prepare_send(const store::Contact& contact
   v1::ClientFrame frame;
   auto* send = frame.mutable_send();
   send->set_client_message_id(content.message_id());
+  if (content.has_attachment()) {
+    send->add_blob_ids(content.attachment().blob_id());
+  }
   auto session_cipher = cipher();
   for (const auto& d : contact.devices) {
-    auto ciphertext =
-        session_cipher.encrypt(protocol::Address{contact.account_id, d.device_id}, plaintext);
+    auto ciphertext = session_cipher.encrypt(protocol::Address{contact.account_id, d.device_id},
+                                             plaintext.view());
     if (!ciphertext) {
       return errc::no_devices;  // no session with this device (ensure_sessions failed for it)
     }
@@ -135,10 +138,10 @@ Result<v1::ClientFrame> Client::Impl::prepare_send(const store::Contact& contact
     env->set_recipient_device_id(d.device_id);
     env->set_ciphertext(ciphertext->data(), ciphertext->size());
   }
-  if (content.has_text()) {
+  if (is_message_body(content)) {
     const auto m =
         outgoing_message(content, contact.account_id, {own.account_id, own.device_id}, now_ms());
-    if (auto r = profile.messages().append(m); !r) {
+    if (auto r = append_message(profile, m, content); !r) {
       return user_error(r.error());
     }
   }
@@ -209,7 +212,7 @@ Result<MessageView> Client::Impl::send_content(std::string_view reference,
   v.outgoing = true;
   v.sent_at_ms = static_cast<std::int64_t>(content.sent_at_ms());
   v.status = MessageStatus::sent;
-  if (content.has_text()) {
+  if (is_message_body(content)) {
     v.text = content.text().text();
     if (auto stored =
             profile.messages().find({own.account_id, own.device_id}, content.message_id());

@@ -49,6 +49,12 @@ bool retry_later(const v1::Error& e) {
   return e.code() == v1::RATE_LIMITED || e.code() == v1::SHUTTING_DOWN;
 }
 
+// An upload also goes on after the relay could not store a piece (INTERNAL: it asks for the piece
+// again) or holds other bytes than we thought (UPLOAD_OFFSET): both resume from GetUpload.
+bool resume_upload(const v1::Error& e) {
+  return retry_later(e) || e.code() == v1::INTERNAL || e.code() == v1::UPLOAD_OFFSET;
+}
+
 struct Answer {
   std::uint64_t tag = 0;  // the blob offset the request was for
   Result<v1::ServerFrame> frame = errc::offline;
@@ -232,8 +238,7 @@ private:
         if (auto r = apply(a.frame->upload_status()); !r) {
           return r.error();
         }
-      } else if (a.frame->has_error() &&
-                 (a.frame->error().code() == v1::UPLOAD_OFFSET || retry_later(a.frame->error()))) {
+      } else if (a.frame->has_error() && resume_upload(a.frame->error())) {
         if (auto r = resume(relay_error(a.frame->error()), a.frame->error().retry_after_ms()); !r) {
           return r.error();
         }
@@ -351,7 +356,7 @@ private:
         continue;  // dropped again
       }
       if (answer->has_error()) {
-        if (retry_later(answer->error())) {
+        if (retry_later(answer->error()) || answer->error().code() == v1::INTERNAL) {
           retry_after_ms = answer->error().retry_after_ms();
           continue;
         }

@@ -252,6 +252,42 @@ std::vector<OptionSpec> make_specs() {
   specs.push_back(integer<std::size_t>("limits.max_outgoing_bytes",
                                        "Bytes queued for sending per connection",
                                        &L::max_outgoing_bytes, 65536));
+  // Files (docs/PROTOCOL.md 2.18); check_limits() relates them to the frame limits.
+  specs.push_back(integer<std::uint64_t>(
+      "limits.max_file_bytes",
+      "Largest file (plaintext bytes) one blob may hold; the blob adds the encryption overhead",
+      &L::max_file_bytes, 1));
+  specs.push_back(integer<std::size_t>(
+      "limits.max_chunk_bytes",
+      "Largest UploadChunk and ReadBlob; at most limits.max_frame_bytes - 1024",
+      &L::max_chunk_bytes, 1));
+  specs.push_back(integer<std::uint32_t>("limits.max_concurrent_uploads",
+                                         "Incomplete uploads one account may have at once",
+                                         &L::max_concurrent_uploads, 1));
+  specs.push_back(integer<std::uint64_t>("limits.blob_quota_per_account",
+                                         "Bytes of blobs (complete or not) one account may store",
+                                         &L::blob_quota_per_account, 1));
+  specs.push_back(
+      integer<std::uint64_t>("limits.blob_storage_total",
+                             "Bytes of blobs all accounts together may store (data_dir/blobs)",
+                             &L::blob_storage_total, 1));
+  specs.push_back(integer<std::size_t>(
+      "limits.max_blobs_per_send", "Blobs one message may refer to", &L::max_blobs_per_send, 1));
+  specs.push_back(seconds("limits.upload_timeout",
+                          "An upload not complete this long after it began is removed",
+                          &L::upload_timeout));
+  specs.push_back(seconds("limits.blob_lifetime",
+                          "How long a blob is kept after its upload began, read or not",
+                          &L::blob_lifetime));
+  specs.push_back(seconds("limits.blob_sweep_interval",
+                          "How often expired blobs and timed-out uploads are removed",
+                          &L::blob_sweep_interval));
+  specs.push_back(rate("limits.transfer_bytes_per_second",
+                       "Upload and download bytes per second per account (token bucket rate)",
+                       &L::transfer_bytes_per_second));
+  specs.push_back(rate("limits.transfer_burst_bytes",
+                       "Upload and download bytes an account may burst; at least max_chunk_bytes",
+                       &L::transfer_burst_bytes));
   return specs;
 }
 

@@ -69,6 +69,11 @@ Config load(const CommonOptions& common) {
   if (!common.data_dir.empty()) {
     config.data_dir = common.data_dir;
   }
+  try {
+    lotse::relay::check_limits(config.limits);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
   return config;
 }
 

@@ -31,11 +31,22 @@ using Frame = std::shared_ptr<const std::string>;
 // A serialised ServerFrame in pieces, sent back to back as one WebSocket message: this
 // connection's own bytes (`own`) with shared, immutable buffers spliced in. A group message for
 // a thousand devices is serialised and held once; each device's frame adds only its own tags,
-// lengths and envelope ids (relay/delivery_encoding.hpp). Immutable once queued.
+// lengths and envelope ids (relay/delivery_encoding.hpp). A blob's bytes are spliced in straight
+// from a mapping of its file (relay/blob_data_encoding.hpp). Immutable once queued.
 struct FramePieces {
+  // `bytes` go before own[at]. They stay valid as long as `owner` lives: a shared string (the
+  // usual case) or any other shared, immutable buffer such as a read-only file mapping.
   struct Splice {
+    Splice(std::size_t at_, Frame frame) noexcept
+        : at(at_),
+          bytes(frame ? std::string_view(*frame) : std::string_view()),
+          owner(std::move(frame)) {}
+    Splice(std::size_t at_, std::string_view bytes_, std::shared_ptr<const void> owner_) noexcept
+        : at(at_), bytes(bytes_), owner(std::move(owner_)) {}
+
     std::size_t at = 0;  // offset into `own` before which `bytes` go
-    Frame bytes;
+    std::string_view bytes;
+    std::shared_ptr<const void> owner;
   };
   std::string own;
   std::vector<Splice> splices;  // ascending `at`, each at most own.size()
@@ -43,7 +54,7 @@ struct FramePieces {
   [[nodiscard]] std::size_t size() const noexcept {
     std::size_t n = own.size();
     for (const auto& s : splices) {
-      n += s.bytes->size();
+      n += s.bytes.size();
     }
     return n;
   }
@@ -55,8 +66,8 @@ struct FramePieces {
       if (s.at > from) {
         fn(std::string_view(own).substr(from, s.at - from));
       }
-      if (!s.bytes->empty()) {
-        fn(std::string_view(*s.bytes));
+      if (!s.bytes.empty()) {
+        fn(s.bytes);
       }
       from = s.at;
     }

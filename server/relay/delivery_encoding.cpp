@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "relay/delivery_encoding.hpp"
 
+#include "relay/wire_varint.hpp"
+
 #include "lotse/v1/relay.pb.h"
 
 #include <utility>
@@ -8,32 +10,16 @@
 namespace lotse::relay {
 namespace {
 
-// Protobuf wire format: tags are (field number << 3) | wire type; 0 = varint, 2 = length-delimited.
-constexpr std::uint32_t envelope_id_tag = (1U << 3) | 0U;               // Delivery.envelope_id
-constexpr std::uint32_t delivery_tag = (1U << 3) | 2U;                  // Deliveries.deliveries
-constexpr std::uint32_t server_frame_deliveries_tag = (20U << 3) | 2U;  // ServerFrame.deliveries
+namespace wv = wire_varint;
 
-std::size_t varint_size(std::uint64_t v) noexcept {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
+constexpr std::uint32_t envelope_id_tag = wv::tag(1, wv::varint);         // Delivery.envelope_id
+constexpr std::uint32_t delivery_tag = wv::tag(1, wv::length_delimited);  // Deliveries.deliveries
+constexpr std::uint32_t server_frame_deliveries_tag = wv::tag(20, wv::length_delimited);
 
 // The Delivery message's length: envelope_id (omitted when 0, as protobuf does) and the body.
 std::size_t delivery_size(const QueuedDelivery& d) noexcept {
   const auto id = static_cast<std::uint64_t>(d.id);
-  const std::size_t id_bytes = id == 0 ? 0 : varint_size(envelope_id_tag) + varint_size(id);
+  const std::size_t id_bytes = id == 0 ? 0 : wv::size(envelope_id_tag) + wv::size(id);
   return id_bytes + d.body->size();
 }
 
@@ -62,7 +48,7 @@ DeliveryBody encode_delivery_body(const store::StoredEnvelope& e) {
 
 std::size_t delivery_frame_bytes(const QueuedDelivery& delivery) noexcept {
   const auto size = delivery_size(delivery);
-  return varint_size(delivery_tag) + varint_size(size) + size;
+  return wv::size(delivery_tag) + wv::size(size) + size;
 }
 
 PiecedFrame encode_deliveries(std::span<const QueuedDelivery* const> deliveries) {
@@ -73,14 +59,14 @@ PiecedFrame encode_deliveries(std::span<const QueuedDelivery* const> deliveries)
   auto frame = std::make_shared<FramePieces>();
   frame->own.reserve(deliveries_frame_overhead + deliveries.size() * 16);
   frame->splices.reserve(deliveries.size());
-  put_varint(frame->own, server_frame_deliveries_tag);
-  put_varint(frame->own, list_size);
+  wv::put(frame->own, server_frame_deliveries_tag);
+  wv::put(frame->own, list_size);
   for (const auto* d : deliveries) {
-    put_varint(frame->own, delivery_tag);
-    put_varint(frame->own, delivery_size(*d));
+    wv::put(frame->own, delivery_tag);
+    wv::put(frame->own, delivery_size(*d));
     if (d->id != 0) {
-      put_varint(frame->own, envelope_id_tag);
-      put_varint(frame->own, static_cast<std::uint64_t>(d->id));
+      wv::put(frame->own, envelope_id_tag);
+      wv::put(frame->own, static_cast<std::uint64_t>(d->id));
     }
     frame->splices.push_back({frame->own.size(), d->body});
   }

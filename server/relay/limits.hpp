@@ -37,7 +37,35 @@ struct Limits {
   std::size_t max_groups_per_account = 500;  // groups one account may be a member of
   std::size_t max_outgoing_frames = 1024;    // per connection, the writer's queue
   std::size_t max_outgoing_bytes = 8 * 1024 * 1024;
+  // Files (docs/PROTOCOL.md 2.18).
+  std::uint64_t max_file_bytes = 100 * 1024 * 1024;  // plaintext; max_blob_bytes() follows
+  std::size_t max_chunk_bytes = 1024 * 1024 - 1024;  // UploadChunk.data, ReadBlob.length
+  std::uint32_t max_concurrent_uploads = 4;          // incomplete uploads per account
+  std::uint64_t blob_quota_per_account = std::uint64_t{1} << 30;
+  std::uint64_t blob_storage_total = std::uint64_t{10} << 30;
+  std::size_t max_blobs_per_send = 16;
+  std::chrono::seconds upload_timeout{24 * 3600};      // CreateUpload to complete
+  std::chrono::seconds blob_lifetime{30 * 24 * 3600};  // CreateUpload to removal
+  std::chrono::seconds blob_sweep_interval{60};        // expired blobs and uploads removed
+  double transfer_bytes_per_second = 4294967296.0;  // per account: UploadChunk and ReadBlob bytes
+  double transfer_burst_bytes = 268435456.0;
 };
+
+// The largest blob CreateUpload accepts: the encrypted size (docs/PROTOCOL.md 1.6) of a
+// max_file_bytes file with the smallest chunk size, so any file up to max_file_bytes fits with
+// any chunk size. 0 if max_file_bytes is beyond what a blob can encode.
+[[nodiscard]] std::uint64_t max_blob_bytes(const Limits& limits) noexcept;
+
+// Bounds between limits that single values cannot express (max_chunk_bytes must fit in a frame,
+// a full chunk must fit in the transfer bucket, ...). Throws std::invalid_argument naming the
+// limits; the relay's configuration calls it after reading the file and the command line.
+void check_limits(const Limits& limits);
+
+// Tokens an UploadChunk or ReadBlob of `bytes` takes from the account's transfer bucket.
+inline constexpr std::uint64_t min_transfer_tokens = 4096;
+[[nodiscard]] constexpr double transfer_tokens(std::uint64_t bytes) noexcept {
+  return static_cast<double>(bytes < min_transfer_tokens ? min_transfer_tokens : bytes);
+}
 
 // Injectable time source (tests and retention proofs use a fake one).
 class Clock {

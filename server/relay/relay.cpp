@@ -28,9 +28,19 @@ Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, c
       identity_(std::move(identity)),
       limits_(limits),
       clock_(clock),
-      rng_(rng) {}
+      rng_(rng),
+      blobs_(std::make_unique<Blobs>(executor)),
+      sweeper_(std::make_unique<Sweeper>(executor, *blobs_, clock, limits_.blob_sweep_interval)) {
+  sweeper_->start();
+}
 
-Relay::~Relay() = default;
+Relay::~Relay() {
+  sweeper_->stop();
+}
+
+void Relay::sweep(std::function<void(std::size_t)> done) {
+  sweeper_->sweep(std::move(done));
+}
 
 std::unique_ptr<FrameHandler> Relay::accept(std::shared_ptr<Connection> connection,
                                             const ConnectionInfo& info) {
@@ -106,20 +116,34 @@ void Relay::route(const QueuedDelivery& delivery) {
   }
 }
 
-bool Relay::take_message_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms) {
-  std::lock_guard lock(mutex_);
-  const auto now = clock_.now_ms();
-  auto it = message_buckets_.find(account);
-  if (it == message_buckets_.end()) {
-    it = message_buckets_
-             .emplace(account, TokenBucket(limits_.messages_per_second, limits_.message_burst, now))
-             .first;
+namespace {
+
+bool take_tokens(std::unordered_map<std::int64_t, TokenBucket>& buckets, std::int64_t account,
+                 double rate, double burst, std::int64_t now, double n,
+                 std::uint32_t& retry_after_ms) {
+  auto it = buckets.find(account);
+  if (it == buckets.end()) {
+    it = buckets.emplace(account, TokenBucket(rate, burst, now)).first;
   }
   if (it->second.take(now, n)) {
     return true;
   }
   retry_after_ms = it->second.retry_after_ms(n);
   return false;
+}
+
+}  // namespace
+
+bool Relay::take_message_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms) {
+  std::lock_guard lock(mutex_);
+  return take_tokens(message_buckets_, account, limits_.messages_per_second, limits_.message_burst,
+                     clock_.now_ms(), n, retry_after_ms);
+}
+
+bool Relay::take_transfer_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms) {
+  std::lock_guard lock(mutex_);
+  return take_tokens(transfer_buckets_, account, limits_.transfer_bytes_per_second,
+                     limits_.transfer_burst_bytes, clock_.now_ms(), n, retry_after_ms);
 }
 
 }  // namespace lotse::relay

@@ -3,10 +3,13 @@
 
 // The relay's logic as one object: accepts connections (FrameHandlerFactory), knows who is online
 // (registry of sessions by device, weak references only), routes committed envelopes to online
-// devices, and holds the per-account rate limiters. Thread-safe; no Asio.
+// devices, holds the per-account rate limiters, and owns the files' in-memory state (uploads in
+// progress, blobs being read, the file worker) and the sweeper. Thread-safe; no Asio.
+#include "relay/blobs.hpp"
 #include "relay/connection.hpp"
 #include "relay/delivery_encoding.hpp"
 #include "relay/limits.hpp"
+#include "relay/sweeper.hpp"
 
 #include "crypto/rng.hpp"
 #include "store/executor.hpp"
@@ -14,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,9 +36,12 @@ struct RelayIdentity {
 
 class Relay final : public FrameHandlerFactory {
 public:
-  // `rng` draws login challenges, account ids and invite tokens. It is called from every
+  // `rng` draws login challenges, account ids, invite tokens and blob ids. It is called from every
   // connection's strand, so it must be thread-safe (SystemRng is); tests that run every strand on
   // one thread inject a SeededRng to make the wire bytes reproducible (tests/golden).
+  // Blobs live in data_dir/blobs beside the executor's database; the constructor reconciles them
+  // with the database (blocking) and starts the sweeper. Stop the executor before destroying the
+  // relay (its completions refer to it).
   Relay(store::Executor& executor, RelayIdentity identity, Limits limits, const Clock& clock,
         crypto::Rng& rng = crypto::system_rng());
   ~Relay() override;
@@ -64,6 +71,13 @@ public:
   // Per-account message rate; false when the bucket is empty (retry_after_ms set).
   [[nodiscard]] bool take_message_tokens(std::int64_t account, double n,
                                          std::uint32_t& retry_after_ms);
+  // Per-account transfer bytes (UploadChunk, ReadBlob); false when the bucket is empty.
+  [[nodiscard]] bool take_transfer_tokens(std::int64_t account, double n,
+                                          std::uint32_t& retry_after_ms);
+  [[nodiscard]] Blobs& blobs() noexcept { return *blobs_; }
+  // Removes expired blobs and timed-out uploads now (it also happens every blob_sweep_interval);
+  // `done` as in Sweeper::sweep.
+  void sweep(std::function<void(std::size_t removed)> done = {});
   void connection_closed(const std::string& peer_address);
 
 private:
@@ -77,7 +91,11 @@ private:
   mutable std::mutex mutex_;
   std::unordered_map<std::int64_t, std::weak_ptr<Session>> online_;
   std::unordered_map<std::int64_t, TokenBucket> message_buckets_;
+  std::unordered_map<std::int64_t, TokenBucket> transfer_buckets_;
   std::unordered_map<std::string, std::size_t> connections_per_address_;
+
+  std::unique_ptr<Blobs> blobs_;
+  std::unique_ptr<Sweeper> sweeper_;
 };
 
 }  // namespace lotse::relay

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Session: the connection's state machine, the handshake, registration and login, the key
 // directory, invites and contacts. Store-and-forward is in session_delivery.cpp, groups in
-// session_groups.cpp.
+// session_groups.cpp, files in session_files.cpp.
 #include "relay/session.hpp"
 
+#include "relay/blob_reads.hpp"
 #include "relay/ids.hpp"
 #include "relay/log.hpp"
 #include "relay/relay.hpp"
@@ -162,7 +163,13 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
     reply_error(0, v1::BAD_REQUEST, "request_id must not be 0.");
     return;
   }
-  if (!requests_.take(now)) {
+  using Body = v1::ClientFrame::BodyCase;
+  const auto body = frame.body_case();
+  // Once authenticated, UploadChunk and ReadBlob take tokens from the account's transfer bucket
+  // (by bytes) instead: 1 GB/s in 1 MiB chunks is 1000 frames a second.
+  const bool transfer =
+      state_ == State::authenticated && (body == Body::kUploadChunk || body == Body::kReadBlob);
+  if (!transfer && !requests_.take(now)) {
     reply_error(id, v1::RATE_LIMITED, "Too many requests on this connection.",
                 requests_.retry_after_ms());
     return;
@@ -176,8 +183,6 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
     return;
   }
 
-  using Body = v1::ClientFrame::BodyCase;
-  const auto body = frame.body_case();
   if (body == Body::BODY_NOT_SET) {
     reply_error(id, v1::BAD_REQUEST, "The frame has no request.");
     return;
@@ -222,6 +227,11 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
         case Body::kGetGroupLog: on_get_group_log(frame); return;
         case Body::kListGroups: on_list_groups(frame); return;
         case Body::kListDirectory: on_list_directory(frame); return;
+        case Body::kCreateUpload: on_create_upload(frame); return;
+        case Body::kUploadChunk: on_upload_chunk(frame); return;
+        case Body::kGetUpload: on_get_upload(frame); return;
+        case Body::kReadBlob: on_read_blob(frame); return;
+        case Body::kDeleteBlob: on_delete_blob(frame); return;
         case Body::kRegister:
         case Body::kLogin:
           reply_error(id, v1::ALREADY_AUTHENTICATED, "This connection is already authenticated.");

@@ -27,11 +27,16 @@ class ServerFrame;
 namespace lotse::relay {
 
 class Relay;
+class ReadableBlob;
+struct Upload;
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
   Session(Relay& relay, std::weak_ptr<Connection> connection, std::uint64_t connection_id,
           std::string peer_address);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void start();
   void on_frame(std::span<const std::uint8_t> bytes);
@@ -67,6 +72,21 @@ private:
   void on_get_group_log(const v1::ClientFrame& frame);
   void on_list_groups(const v1::ClientFrame& frame);
   void on_list_directory(const v1::ClientFrame& frame);
+  // Files (session_files.cpp).
+  void on_create_upload(const v1::ClientFrame& frame);
+  void on_upload_chunk(const v1::ClientFrame& frame);
+  void on_get_upload(const v1::ClientFrame& frame);
+  void on_read_blob(const v1::ClientFrame& frame);
+  void on_delete_blob(const v1::ClientFrame& frame);
+  void complete_upload(std::uint64_t request_id, const std::string& blob_id,
+                       std::shared_ptr<Upload> upload, std::uint64_t last_offset);
+  void upload_not_held(std::uint64_t request_id, const std::string& blob_id);
+  void check_read(std::uint64_t request_id, const std::string& blob_id, std::uint64_t offset,
+                  std::uint32_t length);
+  void serve_read(std::uint64_t request_id, const ReadableBlob& blob, std::uint64_t offset,
+                  std::uint32_t length);
+  void reply_upload_status(std::uint64_t request_id, const std::string& blob_id, std::uint64_t size,
+                           std::uint64_t received, bool complete, std::int64_t expires_at);
 
   void authenticated(std::int64_t account, std::int64_t device, std::string public_id,
                      std::uint32_t device_no, store::Role role,
@@ -126,6 +146,10 @@ private:
   bool behind_ = true;
   bool draining_ = false;
   bool drained_once_ = false;
+
+  // Blobs this session was allowed to read, and reads waiting for that check (session_files.cpp).
+  struct BlobReads;
+  std::unique_ptr<BlobReads> reads_;
 };
 
 }  // namespace lotse::relay

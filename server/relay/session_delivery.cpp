@@ -12,6 +12,7 @@
 #include "lotse/v1/relay.pb.h"
 
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 namespace lotse::relay {
@@ -40,6 +41,11 @@ void Session::on_send(const v1::ClientFrame& frame) {
   }
   if (static_cast<std::size_t>(s.envelopes_size()) > limits.max_envelopes_per_send) {
     reply_error(id, v1::TOO_MANY_ENVELOPES, "Too many envelopes in one Send.");
+    return;
+  }
+  const char* blob_problem = nullptr;
+  if (const int code = support::check_blob_ids(s, limits, blob_problem); code != 0) {
+    reply_error(id, code, blob_problem);
     return;
   }
   for (int i = 0; i < s.envelopes_size(); ++i) {
@@ -107,7 +113,14 @@ void Session::on_send(const v1::ClientFrame& frame) {
           out.duplicate = true;
           return out;
         }
+        std::vector<std::int64_t> blobs;
+        if (const int code = support::check_send_blobs(store, *request, from_account, now, blobs);
+            code != 0) {
+          out.error = code;
+          return out;  // nothing stored
+        }
         std::vector<std::int64_t> devices(static_cast<std::size_t>(request->envelopes_size()));
+        std::set<std::int64_t> readers;
         std::unordered_map<std::int64_t, std::uint32_t> adding;
         for (int i = 0; i < request->envelopes_size(); ++i) {
           const auto& e = request->envelopes(i);
@@ -128,6 +141,7 @@ void Session::on_send(const v1::ClientFrame& frame) {
             out.refused.push_back(static_cast<std::uint32_t>(i));
           } else {
             devices[static_cast<std::size_t>(i)] = d->id;
+            readers.insert(a->id);
           }
         }
         if (out.error != 0) {
@@ -145,9 +159,14 @@ void Session::on_send(const v1::ClientFrame& frame) {
                                                       now, now + lifetime);
           out.stored.push_back({envelope, device, (*bodies)[index]});
         }
+        support::grant_blobs(store, blobs, readers, from_account);
         return out;
       },
       [this, id](Outcome out) {
+        if (out.error == v1::UNKNOWN_BLOB || out.error == v1::BLOB_INCOMPLETE) {
+          reply_error(id, out.error, support::send_blob_error_message(out.error));
+          return;
+        }
         if (out.error != 0) {
           v1::ServerFrame reply;
           reply.set_request_id(id);

@@ -225,6 +225,11 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
     reply_error(id, v1::TOO_LARGE, "The group ciphertext is larger than the relay allows.");
     return;
   }
+  const char* blob_problem = nullptr;
+  if (const int code = support::check_blob_ids(s, limits, blob_problem); code != 0) {
+    reply_error(id, code, blob_problem);
+    return;
+  }
   std::uint32_t retry = 0;
   if (!relay_.take_message_tokens(account_, 1, retry)) {
     reply_error(id, v1::RATE_LIMITED, "This account is sending too fast.", retry);
@@ -277,6 +282,12 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
           out.error = v1::GROUP_CONFLICT;
           return out;
         }
+        std::vector<std::int64_t> blobs;
+        if (const int code = support::check_send_blobs(store, *request, account, now, blobs);
+            code != 0) {
+          out.error = code;
+          return out;
+        }
         std::vector<std::int64_t> recipients;
         for (const auto& [member, role] : group->members) {
           for (const auto* d : store.devices_of(member)) {
@@ -292,6 +303,14 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
         if (!store.remember_send(from_device, cmid, now + dedup, now)) {
           out.duplicate = true;
           return out;
+        }
+        // Every member at this epoch (the current one, checked above) may read the blobs.
+        if (!blobs.empty()) {
+          std::set<std::int64_t> members;
+          for (const auto& [member, role] : group->members) {
+            members.insert(member);
+          }
+          support::grant_blobs(store, blobs, members, account);
         }
         if (recipients.empty()) {
           return out;  // a group of one device: accepted, nobody to deliver to
@@ -313,6 +332,10 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
           case v1::UNKNOWN_GROUP: reply_error(id, out.error, unknown_group_message); return;
           case v1::GROUP_ARCHIVED:
             reply_error(id, out.error, "The group is archived; nothing was stored.");
+            return;
+          case v1::UNKNOWN_BLOB:
+          case v1::BLOB_INCOMPLETE:
+            reply_error(id, out.error, support::send_blob_error_message(out.error));
             return;
           case v1::GROUP_CONFLICT:
             reply_error(id, out.error,

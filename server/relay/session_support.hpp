@@ -2,8 +2,9 @@
 #pragma once
 
 // Internal to server/relay: what the Session's source files (session.cpp, session_delivery.cpp,
-// session_groups.cpp) share: small conversions between protobuf fields and store types, the
-// fixed bounds of requests, and the definitions of Session's strand and database templates.
+// session_groups.cpp, session_files.cpp) share: small conversions between protobuf fields and store
+// types, the fixed bounds of requests, and the definitions of Session's strand and database
+// templates.
 #include "relay/relay.hpp"
 #include "relay/session.hpp"
 
@@ -17,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -28,6 +30,7 @@ namespace support {
 inline constexpr std::uint32_t protocol_version = 1;
 inline constexpr std::size_t client_message_id_bytes = 16;
 inline constexpr std::size_t max_account_id_chars = 64;
+inline constexpr std::size_t blob_id_bytes = 32;
 
 inline std::span<const std::uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -75,6 +78,22 @@ inline bool verify(std::span<const std::uint8_t> public_key, const char* context
   auto sig = crypto::Signature::from_bytes(bytes_of(signature));
   return key && sig && crypto::verify(*key, context, message, *sig);
 }
+
+// Send.blob_ids (docs/PROTOCOL.md 2.18; session_files.cpp). Before the transaction: at most
+// max_blobs_per_send (TOO_LARGE), each 32 bytes (BAD_REQUEST); 0 if they pass, else the code and
+// `message`.
+[[nodiscard]] int check_blob_ids(const v1::Send& send, const Limits& limits, const char*& message);
+// In the Send's transaction: each blob is `account`'s and not expired at `now` (UNKNOWN_BLOB) and
+// complete (BLOB_INCOMPLETE). Fills `rows` with their rows; 0 or the code.
+[[nodiscard]] int check_send_blobs(store::RelayStore& store, const v1::Send& send,
+                                   std::int64_t account, std::int64_t now,
+                                   std::vector<std::int64_t>& rows);
+// In the same transaction, once the Send is accepted: every account of `readers` but the owner
+// may read the blobs.
+void grant_blobs(store::RelayStore& store, const std::vector<std::int64_t>& rows,
+                 const std::set<std::int64_t>& readers, std::int64_t owner);
+// The sentence for an error of check_send_blobs.
+[[nodiscard]] const char* send_blob_error_message(int code);
 
 }  // namespace support
 

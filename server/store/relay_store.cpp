@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "store/relay_store.hpp"
 
+#include "store/blob_statements.hpp"
 #include "store/group_statements.hpp"
 #include "store/schema.hpp"
 
@@ -88,11 +89,12 @@ struct RelayStore::Statements {
 };
 
 RelayStore::RelayStore(const std::filesystem::path& database_file, bool synchronous_full)
-    : db_(database_file) {
+    : db_(database_file), blob_directory_(database_file.parent_path() / "blobs") {
   configure_connection(db_, synchronous_full);
   migrate(db_);
   st_ = std::make_unique<Statements>(db_);
   group_st_ = std::make_unique<GroupStatements>(db_);
+  blob_st_ = std::make_unique<BlobStatements>(db_);
   load_directory();
 }
 
@@ -186,6 +188,7 @@ void RelayStore::load_directory() {
   }
   invite_count_ = db_.query_int("SELECT count(*) FROM invites");
   load_groups();
+  load_blob_usage();
 }
 
 Account& RelayStore::cache_account(Account account) {

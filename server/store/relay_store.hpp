@@ -106,6 +106,24 @@ struct GroupChange {
   BlobView signed_commit;  // the serialised SignedGroupCommit, kept for the log
 };
 
+// A blob's row (docs/PROTOCOL.md 2.18). Its bytes are a file of its own (store/blob_files.hpp).
+struct BlobRecord {
+  std::int64_t row = 0;
+  Blob blob_id;  // 32 random bytes
+  std::int64_t owner = 0;
+  std::uint64_t size = 0;
+  bool complete = false;
+  std::int64_t created_at = 0;
+  std::int64_t upload_expires_at = 0;  // an incomplete blob is removed then
+  std::int64_t expires_at = 0;
+};
+
+// What one account's blobs take, for its quotas (kept in memory).
+struct BlobUsage {
+  std::uint64_t bytes = 0;    // sizes of its blobs, complete and incomplete
+  std::uint32_t uploads = 0;  // incomplete ones
+};
+
 enum class InviteStatus { ok, invalid, expired, used };
 
 struct InviteUse {
@@ -134,6 +152,10 @@ public:
   RelayStore& operator=(const RelayStore&) = delete;
 
   [[nodiscard]] Database& db() noexcept { return db_; }
+  // Where the blobs of this database live: data_dir/blobs, beside the database file.
+  [[nodiscard]] const std::filesystem::path& blob_directory() const noexcept {
+    return blob_directory_;
+  }
 
   // Transactions (the executor groups many operations into one).
   void begin();
@@ -232,17 +254,45 @@ public:
                                                     std::int64_t author_device, std::int64_t commit,
                                                     std::int64_t now, std::int64_t expires_at);
 
+  // Files (relay_store_blobs.cpp). Rows only: the caller owns the files, and never does file I/O
+  // on this thread.
+  [[nodiscard]] BlobUsage blob_usage(std::int64_t account) const;
+  [[nodiscard]] std::uint64_t blob_bytes_total() const noexcept { return blob_bytes_total_; }
+  // A new, incomplete blob (`blob.row` and `blob.complete` are ignored); returns its row.
+  std::int64_t create_blob(const BlobRecord& blob);
+  [[nodiscard]] std::optional<BlobRecord> blob(BlobView blob_id);
+  // Marks an incomplete blob complete; false if there is no such incomplete blob.
+  bool complete_blob(BlobView blob_id);
+  // Whether `account` may read the blob besides its owner (a Send named it for the account).
+  [[nodiscard]] bool blob_reader(std::int64_t blob_row, std::int64_t account);
+  void grant_blob(std::int64_t blob_row, std::int64_t account);
+  // Deletes the blob's row and its readers; false if there is none. The caller unlinks the file.
+  bool delete_blob(BlobView blob_id);
+  // Deletes up to `limit` blobs whose expires_at, or for an incomplete one upload_expires_at, is
+  // at or before `now`, and returns their ids (the caller unlinks the files).
+  [[nodiscard]] std::vector<Blob> take_expired_blobs(std::int64_t now, std::size_t limit);
+  [[nodiscard]] std::vector<BlobRecord> incomplete_blobs();
+  // Every blob (the relay compares them with the files at start).
+  [[nodiscard]] std::vector<BlobRecord> blobs();
+  // The blobs an account owns (to remove them, files first, before the account is erased).
+  [[nodiscard]] std::vector<Blob> blobs_of(std::int64_t owner);
+
 private:
   struct Statements;
   struct GroupStatements;
+  struct BlobStatements;
   void load_directory();
   void load_groups();
+  void load_blob_usage();
+  void forget_blob(const BlobRecord& blob);
   Account& cache_account(Account account);
   void set_members(Group& group, GroupMembers members);
 
   Database db_;
+  std::filesystem::path blob_directory_;
   std::unique_ptr<Statements> st_;
   std::unique_ptr<GroupStatements> group_st_;
+  std::unique_ptr<BlobStatements> blob_st_;
   std::unordered_map<std::int64_t, std::unique_ptr<Account>> accounts_;
   std::unordered_map<std::string, Account*> accounts_by_public_id_;
   std::unordered_map<std::string, Account*> accounts_by_handle_;  // lower-cased
@@ -255,6 +305,8 @@ private:
   std::unordered_map<std::int64_t, Group*> groups_by_row_;
   std::unordered_map<std::int64_t, std::set<std::int64_t>> account_groups_;  // account -> rows
   std::int64_t invite_count_ = 0;
+  std::unordered_map<std::int64_t, BlobUsage> blob_usage_;  // by owner account
+  std::uint64_t blob_bytes_total_ = 0;
 };
 
 }  // namespace lotse::store

@@ -22,6 +22,14 @@ namespace {
 //   group_commits      the group's signed membership log; with the group
 //   group_messages     one group ciphertext, shared by its queue rows in envelopes; deleted by
 //                      trigger when the last of them is gone (acknowledged or expired)
+//   blobs              an encrypted file's metadata (its bytes are a file in data_dir/blobs,
+//                      store/blob_files.hpp); owned by the uploader; until expires_at, or
+//                      upload_expires_at while incomplete, or the owner deletes it. The file is
+//                      unlinked with the row. An account is erased only after its blobs
+//                      (RelayStore::blobs_of lists them; the foreign key refuses otherwise, so no
+//                      file is left without a row)
+//   blob_readers       who may read a blob besides its owner (the recipients of a Send that named
+//                      it); with the blob or the reader's account
 //
 // Schema version 1 is kept verbatim: a new database is created as version 1 and then migrated
 // step by step, exactly as an old relay's database is, so both end up with the same schema.
@@ -159,6 +167,30 @@ BEGIN
 END;
 )sql";
 
+// Version 3: files (docs/PROTOCOL.md 2.18). The blob's bytes live outside the database.
+constexpr const char* migrate_v2_to_v3 = R"sql(
+CREATE TABLE blobs (
+  id                INTEGER PRIMARY KEY,
+  blob_id           BLOB NOT NULL UNIQUE CHECK (length(blob_id) = 32),
+  owner             INTEGER NOT NULL REFERENCES accounts(id) ON DELETE RESTRICT,
+  size              INTEGER NOT NULL CHECK (size > 0),
+  complete          INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
+  created_at        INTEGER NOT NULL,
+  upload_expires_at INTEGER NOT NULL,
+  expires_at        INTEGER NOT NULL
+);
+CREATE INDEX blobs_by_owner ON blobs(owner);
+CREATE INDEX blobs_by_expiry ON blobs(expires_at);
+CREATE INDEX blobs_by_upload_expiry ON blobs(upload_expires_at) WHERE complete = 0;
+
+CREATE TABLE blob_readers (
+  blob    INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+  account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  PRIMARY KEY (blob, account)
+) WITHOUT ROWID;
+CREATE INDEX blob_readers_by_account ON blob_readers(account);
+)sql";
+
 }  // namespace
 
 void configure_connection(Database& db, bool synchronous_full) {
@@ -210,6 +242,9 @@ void migrate(Database& db) {
   // stopped.
   if (version < 2) {
     step(db, migrate_v1_to_v2, 2, false);
+  }
+  if (version < 3) {
+    step(db, migrate_v2_to_v3, 3, false);
   }
 }
 

@@ -234,8 +234,10 @@ private:
 };
 
 struct InProcessRelay {
-  explicit InProcessRelay(relay::Limits limits = {})
-      : store(dir.path() / "relay.db", false),
+  // `data_dir` empty: a temporary directory of its own. Another relay on the same data_dir later
+  // is a restart (the first must be gone by then).
+  explicit InProcessRelay(relay::Limits limits = {}, const std::filesystem::path& data_dir = {})
+      : store((data_dir.empty() ? dir.path() : data_dir) / "relay.db", false),
         executor(store, store::Executor::Options{}),
         relay(executor, relay::RelayIdentity{"localhost", 7443, pin()}, limits, clock) {
     relay::log::set_min_level(relay::log::Level::warn);

@@ -5,7 +5,10 @@
 // and must never crash, hang or leak (ASan/UBSan in the fuzz preset).
 //
 // Input: byte 0 selects the start (even: fresh connection; odd: logged in as a staff account made
-// once per process); then frames as u16 big-endian length || bytes, at most 16 of them.
+// once per process); then frames as u16 big-endian length || bytes, at most 16 of them. Files:
+// 32 bytes of 0xB1 anywhere in a frame stand for the blob id of the last UploadCreated on this
+// connection (the relay draws ids at random), so that chunks, reads, Sends and deletes can reach
+// a real blob; the blobs an input made are removed after it, so inputs do not pile up state.
 #include "fuzz_support.hpp"
 
 #include "support/relay_harness.hpp"
@@ -15,13 +18,26 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <vector>
 
 using namespace lotse;
 
 namespace {
 
+// Small file limits: every input starts from the same quota.
+relay::Limits fuzz_limits() {
+  relay::Limits l;
+  l.max_file_bytes = 100'000;
+  l.blob_quota_per_account = 1'000'000;
+  l.blob_storage_total = 2'000'000;
+  return l;
+}
+
+const std::string blob_placeholder(32, '\xB1');
+
 struct World {
-  test::InProcessRelay relay;
+  test::InProcessRelay relay{fuzz_limits()};
   std::unique_ptr<test::Client> staff;
   World() {
     relay::log::set_min_level(relay::log::Level::error);
@@ -63,22 +79,54 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    answer.DebugString().c_str());
       std::abort();
     }
+    const auto drained = c.conn->next(std::chrono::seconds(5));  // the queue is empty
+    if (!drained || !drained->has_queue_drained()) {
+      std::abort();
+    }
   }
   std::size_t pos = 1;
   std::size_t sent = 0;
+  std::vector<std::string> blobs;  // made by this input
   while (pos + 2 <= size && sent < max_frames && !c.conn->closed()) {
     const std::size_t len = (std::size_t{data[pos]} << 8) | data[pos + 1];
     pos += 2;
     const std::size_t take = std::min(len, size - pos);
-    c.conn->deliver_bytes(std::string(reinterpret_cast<const char*>(data + pos), take));
+    std::string frame(reinterpret_cast<const char*>(data + pos), take);
+    if (!blobs.empty()) {
+      for (auto at = frame.find(blob_placeholder); at != std::string::npos;
+           at = frame.find(blob_placeholder, at + 32)) {
+        frame.replace(at, 32, blobs.back());
+      }
+    }
+    c.conn->deliver_bytes(frame);
     pos += take;
     ++sent;
     // Every frame gets an answer (or the connection closes); an unparsable one aborts in next().
-    if (!c.conn->closed() && !c.conn->next(std::chrono::seconds(5))) {
+    if (c.conn->closed()) {
+      break;
+    }
+    auto answer = c.conn->next(std::chrono::seconds(5));
+    if (!answer) {
       std::abort();
+    }
+    // Answers that wait for the file worker and the database (a completed upload) come now too,
+    // so the next frame meets a settled relay.
+    w.relay.relay.blobs().worker().flush();
+    w.relay.executor.flush();
+    for (; answer; answer = c.conn->next(std::chrono::milliseconds(0))) {
+      if (answer->has_upload_created()) {
+        blobs.push_back(answer->upload_created().blob_id());
+      }
     }
   }
   c.conn->disconnect();
+  for (const auto& id : blobs) {
+    const store::BlobView view(reinterpret_cast<const std::uint8_t*>(id.data()), id.size());
+    (void)w.relay.executor.submit<bool>(
+        [view](store::RelayStore& s) { return s.delete_blob(view); }, [](std::optional<bool>) {});
+    w.relay.executor.flush();
+    w.relay.relay.blobs().forget(id);
+  }
   return 0;
 }
 
@@ -160,6 +208,53 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   signed_commit->set_commit(commit.SerializeAsString());
   signed_commit->set_signature(std::string(64, '\x02'));
   write("groups", frames(true, {list_groups, directory, log, group_send, update}));
+
+  // Files: an upload in two chunks, where it stands, a read, a Send naming it, a delete, and the
+  // errors around them (wrong offset, a read after the delete, ids of the wrong length).
+  const auto file_frame = [](std::uint64_t id) {
+    v1::ClientFrame f;
+    f.set_request_id(id);
+    return f;
+  };
+  auto create = file_frame(30);
+  create.mutable_create_upload()->set_size(10);
+  auto first = file_frame(31);
+  first.mutable_upload_chunk()->set_blob_id(blob_placeholder);
+  first.mutable_upload_chunk()->set_data("01234");
+  auto status = file_frame(32);
+  status.mutable_get_upload()->set_blob_id(blob_placeholder);
+  auto wrong_offset = file_frame(33);
+  *wrong_offset.mutable_upload_chunk() = first.upload_chunk();
+  auto last = file_frame(34);
+  last.mutable_upload_chunk()->set_blob_id(blob_placeholder);
+  last.mutable_upload_chunk()->set_offset(5);
+  last.mutable_upload_chunk()->set_data("56789");
+  auto read = file_frame(35);
+  read.mutable_read_blob()->set_blob_id(blob_placeholder);
+  read.mutable_read_blob()->set_offset(2);
+  read.mutable_read_blob()->set_length(100);
+  auto attach = file_frame(36);
+  *attach.mutable_send() = send.send();
+  attach.mutable_send()->set_client_message_id(test::message_id(3));
+  attach.mutable_send()->add_blob_ids(blob_placeholder);
+  auto remove = file_frame(37);
+  remove.mutable_delete_blob()->set_blob_id(blob_placeholder);
+  auto read_again = file_frame(38);
+  *read_again.mutable_read_blob() = read.read_blob();
+  write("files", frames(true, {create, first, status, wrong_offset, last, read, attach, remove,
+                               read_again}));
+  auto short_id = file_frame(40);
+  short_id.mutable_read_blob()->set_blob_id("short");
+  short_id.mutable_read_blob()->set_length(1);
+  auto unknown = file_frame(41);
+  unknown.mutable_upload_chunk()->set_blob_id(std::string(32, '\x01'));
+  unknown.mutable_upload_chunk()->set_data("x");
+  auto too_big = file_frame(42);
+  too_big.mutable_create_upload()->set_size(1ULL << 40);
+  auto before_login = file_frame(43);
+  before_login.mutable_read_blob()->set_blob_id(std::string(32, '\x01'));
+  write("files_refused", frames(true, {short_id, unknown, too_big, status, remove}));
+  write("files_unauthenticated", frames(false, {test::hello_frame(1), before_login, unknown}));
 
   v1::ClientFrame reg;
   reg.set_request_id(2);

@@ -3,6 +3,8 @@
 // line agree, and bad values are refused with a sentence that names the key.
 #include "app/config.hpp"
 
+#include "relay/limits.hpp"
+
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -129,4 +131,30 @@ TEST_CASE("invite address: loopback listens advertise localhost, public_address 
   }
   CHECK(c.invite_host() == "relay.example.org");
   CHECK(c.invite_port(7443) == 443);
+}
+
+TEST_CASE("file limits: the defaults agree, contradicting values are refused with their names") {
+  using lotse::relay::check_limits;
+  lotse::relay::Limits l;
+  CHECK_NOTHROW(check_limits(l));
+  CHECK(lotse::relay::max_blob_bytes(l) == 104'857'600ULL + 8 + 24 + 17 * 25'600);
+  const auto refused = [](const lotse::relay::Limits& limits, const std::string& name) {
+    try {
+      check_limits(limits);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what()).find(name) != std::string::npos;
+    }
+    return false;
+  };
+  l.max_chunk_bytes = l.max_frame_bytes - 1023;  // a full chunk's frame would not fit a message
+  CHECK(refused(l, "limits.max_chunk_bytes"));
+  l = {};
+  l.max_outgoing_bytes = 65536;  // nor the send queue
+  CHECK(refused(l, "limits.max_outgoing_bytes"));
+  l = {};
+  l.transfer_burst_bytes = static_cast<double>(l.max_chunk_bytes) - 1;  // never enough tokens
+  CHECK(refused(l, "limits.transfer_burst_bytes"));
+  l = {};
+  l.max_file_bytes = (1ULL << 40) + 1;  // beyond what a blob can encode
+  CHECK(refused(l, "limits.max_file_bytes"));
 }

@@ -63,6 +63,8 @@ TEST_CASE("uploads of 1 byte, max_chunk_bytes - 1, + 0, + 1 and several MiB read
     CHECK((st.st_mode & 0777) == 0600);
     CHECK(download(anna, id, max_chunk) == content);
     CHECK(download(anna, id, 1000) == content);  // any read size, any offset
+    // Served from a mapping of the file (the session still holds it), not read into buffers.
+    CHECK(org.relay.relay.blobs().readable(id, size, 0)->mapped());
   }
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // The `lotse` CLI end to end against the real relay binary on loopback, as a counsellor and a
 // client would use it: invites, registration, messages both ways (also to an offline client and
-// across a relay restart), safety numbers, and what the relay's files contain afterwards.
+// across a relay restart), safety numbers, groups, files, and what the relay's files contain
+// afterwards.
 #include "store/sqlite.hpp"
 #include "support/group_accounts.hpp"
 #include "support/relay_harness.hpp"
@@ -76,6 +77,17 @@ std::string relay_files(const std::filesystem::path& data_dir) {
   for (const char* name : {"relay.db", "relay.db-wal", "relay.db-shm"}) {
     if (std::filesystem::exists(data_dir / name)) {
       all += file_bytes(data_dir / name);
+    }
+  }
+  return all;
+}
+
+// Every file under `dir` (the blobs directory included), concatenated.
+std::string all_files(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) {
+      all += file_bytes(e.path());
     }
   }
   return all;
@@ -373,6 +385,89 @@ TEST_SUITE("cli") {
          {"Teamkanal", "Fall-Mia", "Fallbesprechung", "Danke euch", "Geheim", "Nur noch"}) {
       CAPTURE(marker);
       CHECK(raw.find(marker) == std::string::npos);
+    }
+  }
+
+  TEST_CASE(
+      "files: send-file, inbox shows it, get-file writes it once, the relay holds ciphertext") {
+    test::TempDir dir;
+    test::RelayProcess relay(dir.path() / "relay");
+    relay.start();
+    const Lotse anna{dir.path() / "anna"};
+    auto staff_invite = relay.admin({"invite", "create", "--role", "staff"}).out;
+    staff_invite.pop_back();
+    anna.ok({"init", staff_invite, "--name", "anna.k"});
+    const Lotse mia{dir.path() / "mia"};
+    mia.ok({"init", anna.line({"invite"}), "--name", "Mia"});
+
+    // A document whose bytes and name must never reach the relay in the clear.
+    const std::string marker = "PLAINTEXT-MARKER-Wohngeld-7Qx2 ";
+    std::string content;
+    while (content.size() < 300'000) {
+      content += marker + std::to_string(content.size()) + "\n";
+    }
+    const auto source = dir.path() / "Antrag-Wohngeld.pdf";
+    std::ofstream(source, std::ios::binary) << content;
+
+    const auto sent = anna.json(
+        {"send-file", "Mia", source.string(), "--caption", "Bitte unterschreiben und zurueck"});
+    const auto id = sent["id"].get<std::string>();
+    CHECK(id.size() == 32);
+    CHECK(sent["attachment"]["name"] == "Antrag-Wohngeld.pdf");
+    CHECK(sent["attachment"]["size"] == content.size());
+
+    const auto got = mia.json_lines({"inbox", "--wait", "10"});
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["id"] == id);
+    CHECK(got[0]["text"] == "");
+    CHECK(got[0]["from_name"] == "anna.k");
+    CHECK(got[0]["attachment"] == nlohmann::json{{"name", "Antrag-Wohngeld.pdf"},
+                                                 {"size", content.size()},
+                                                 {"media_type", "application/pdf"},
+                                                 {"caption", "Bitte unterschreiben und zurueck"}});
+    // For people: "[file] NAME (SIZE, MEDIA_TYPE) CAPTION", with the id to fetch it by.
+    const auto line = mia.line({"history", "anna.k"});
+    CHECK(line.find("anna.k: [file] Antrag-Wohngeld.pdf (293.0 KiB, application/pdf) Bitte "
+                    "unterschreiben und zurueck") != std::string::npos);
+    CHECK(line.find(id) != std::string::npos);
+
+    // get-file writes the sender's name into the current directory, and says where.
+    const auto downloads = dir.path() / "downloads";
+    std::filesystem::create_directories(downloads);
+    const auto cwd = std::filesystem::current_path();
+    std::filesystem::current_path(downloads);
+    const auto written = mia.run({"get-file", id});
+    std::filesystem::current_path(cwd);
+    INFO("stderr: " << written.err);
+    REQUIRE(written.exit_code == 0);
+    const auto target = downloads / "Antrag-Wohngeld.pdf";
+    CHECK(written.out == target.string() + "\n");
+    CHECK(file_bytes(target) == content);
+
+    // Never over an existing file unless --force.
+    std::ofstream(target, std::ios::trunc) << "edited by Mia";
+    const auto refused = mia.run({"get-file", id, "--out", target.string()});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("exists already") != std::string::npos);
+    CHECK(file_bytes(target) == "edited by Mia");
+    CHECK(mia.line({"get-file", id, "--out", target.string(), "--force"}) == target.string());
+    CHECK(file_bytes(target) == content);
+    // A directory as --out: the file goes in under its own name.
+    const auto copy = dir.path() / "copy";
+    std::filesystem::create_directories(copy);
+    CHECK(mia.line({"get-file", id, "--out", copy.string()}) ==
+          (copy / "Antrag-Wohngeld.pdf").string());
+    CHECK(std::distance(std::filesystem::directory_iterator(downloads),
+                        std::filesystem::directory_iterator()) == 1);  // no temporary files left
+
+    // The relay's files (database, WAL, blobs, log) hold neither the file nor its name or caption.
+    CHECK(relay.stop() == 0);
+    const auto raw = all_files(relay.data_dir());
+    CHECK(std::filesystem::exists(relay.data_dir() / "blobs"));
+    for (const std::string& m : {marker.substr(0, 24), std::string("Antrag-Wohngeld"),
+                                 std::string("unterschreiben"), std::string("application/pdf")}) {
+      CAPTURE(m);
+      CHECK(raw.find(m) == std::string::npos);
     }
   }
 

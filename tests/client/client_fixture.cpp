@@ -55,11 +55,15 @@ public:
 
   void on_frame(std::span<const std::uint8_t> frame) override {
     v1::ClientFrame parsed;
-    if (parsed.ParseFromArray(frame.data(), static_cast<int>(frame.size())) && parsed.has_send() &&
-        tap_.cut_sent_answer.exchange(false)) {
+    const bool ok = parsed.ParseFromArray(frame.data(), static_cast<int>(frame.size()));
+    if (ok && parsed.has_send() && tap_.cut_sent_answer.exchange(false)) {
       link_->cut_next_sent = true;
     }
     tap_.forward(frame, *inner_);
+    if (ok && parsed.has_upload_chunk() && tap_.cut_after_upload_chunks.load() > 0 &&
+        tap_.cut_after_upload_chunks.fetch_sub(1) == 1) {
+      connection_->close(relay::CloseReason::going_away);
+    }
   }
   void on_closed() override { inner_->on_closed(); }
 
@@ -87,6 +91,13 @@ public:
     if (parsed.has_sent() && link_->cut_next_sent.exchange(false)) {
       inner_->close(relay::CloseReason::going_away);
       return true;  // as far as the relay knows, it went out
+    }
+    if (parsed.has_blob_data()) {
+      if (!tap_.on_blob_data(parsed)) {
+        inner_->close(relay::CloseReason::going_away);
+        return true;
+      }
+      frame = std::make_shared<const std::string>(parsed.SerializeAsString());
     }
     const bool sent = inner_->send(std::move(frame));
     if (sent) {
@@ -132,6 +143,9 @@ void FrameTap::forward(std::span<const std::uint8_t> frame, relay::FrameHandler&
     const std::lock_guard lock(mutex_);
     frames_.emplace_back(reinterpret_cast<const char*>(frame.data()), frame.size());
     sends_ += ok && parsed.has_send() ? 1U : 0U;
+    upload_chunks_ += ok && parsed.has_upload_chunk() ? 1U : 0U;
+    blob_reads_ += ok && parsed.has_read_blob() ? 1U : 0U;
+    get_uploads_ += ok && parsed.has_get_upload() ? 1U : 0U;
     if (ack) {
       for (const auto id : parsed.ack().envelope_ids()) {
         (drop ? dropped_acks_ : acked_).insert(id);
@@ -141,7 +155,47 @@ void FrameTap::forward(std::span<const std::uint8_t> frame, relay::FrameHandler&
   cv_.notify_all();
 }
 
+bool FrameTap::on_blob_data(v1::ServerFrame& frame) {
+  if (cut_after_blob_data.load() > 0 && cut_after_blob_data.fetch_sub(1) == 1) {
+    return false;
+  }
+  const std::lock_guard lock(mutex_);
+  if (rewrite_blob_data_) {
+    rewrite_blob_data_(*frame.mutable_blob_data());
+  }
+  return true;
+}
+
+void FrameTap::set_blob_data_rewrite(std::function<void(v1::BlobData&)> rewrite) {
+  const std::lock_guard lock(mutex_);
+  rewrite_blob_data_ = std::move(rewrite);
+}
+
+std::size_t FrameTap::upload_chunks() {
+  const std::lock_guard lock(mutex_);
+  return upload_chunks_;
+}
+
+std::size_t FrameTap::blob_reads() {
+  const std::lock_guard lock(mutex_);
+  return blob_reads_;
+}
+
+std::size_t FrameTap::get_uploads() {
+  const std::lock_guard lock(mutex_);
+  return get_uploads_;
+}
+
+std::string FrameTap::last_blob_id() {
+  const std::lock_guard lock(mutex_);
+  return last_blob_id_;
+}
+
 void FrameTap::on_server_frame(const v1::ServerFrame& frame) {
+  if (frame.has_upload_created()) {
+    const std::lock_guard lock(mutex_);
+    last_blob_id_ = frame.upload_created().blob_id();
+  }
   if (!frame.has_deliveries()) {
     return;
   }
@@ -259,6 +313,11 @@ void LiveRelay::stop() {
   relay_.reset();
   executor_.reset();
   store_.reset();
+}
+
+std::filesystem::path LiveRelay::blob_file(std::string_view blob_id) const {
+  const std::string name = hex(blob_id);
+  return dir_.path() / "blobs" / name.substr(0, 2) / name;
 }
 
 std::string LiveRelay::invite_line(store::Role role) {

@@ -71,6 +71,22 @@ public:
   // The next Send frame from any client is stored by the relay, but its answer is swallowed and
   // that connection closed: the sender never hears so (as if its app died just then).
   std::atomic<bool> cut_sent_answer{false};
+  // Files. The connection that passes the n-th UploadChunk frame from now on (n > 0) to the
+  // relay is closed right after it: the relay may or may not have stored that chunk, and the
+  // answers to it and to the chunks behind it are lost.
+  std::atomic<int> cut_after_upload_chunks{0};
+  // The n-th BlobData answer from now on (n > 0) is swallowed and its connection closed.
+  std::atomic<int> cut_after_blob_data{0};
+  // Rewrites each BlobData answer before it is sent (a relay that lies about a blob's bytes).
+  void set_blob_data_rewrite(std::function<void(v1::BlobData&)> rewrite);
+  // UploadChunk, ReadBlob and GetUpload frames passed to the relay, and the blob id of the last
+  // UploadCreated answer.
+  [[nodiscard]] std::size_t upload_chunks();
+  [[nodiscard]] std::size_t blob_reads();
+  [[nodiscard]] std::size_t get_uploads();
+  [[nodiscard]] std::string last_blob_id();
+  // Called by the connection wrapper for a BlobData answer; false: swallow it and cut.
+  [[nodiscard]] bool on_blob_data(v1::ServerFrame& frame);
 
 private:
   [[nodiscard]] bool wait_ack_in(const std::set<std::uint64_t>& acks, const std::string& message_id,
@@ -83,6 +99,11 @@ private:
   std::multimap<std::string, std::uint64_t> delivered_;  // message id (hex) -> envelope id
   std::set<std::uint64_t> acked_;                        // envelope ids
   std::set<std::uint64_t> dropped_acks_;
+  std::size_t upload_chunks_ = 0;
+  std::size_t blob_reads_ = 0;
+  std::size_t get_uploads_ = 0;
+  std::string last_blob_id_;
+  std::function<void(v1::BlobData&)> rewrite_blob_data_;
 };
 
 // Aborts the process (with a message) if a test case is still running after `limit`: a hang
@@ -116,6 +137,8 @@ public:
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] const std::array<std::uint8_t, 32>& pin() const { return pin_; }
   [[nodiscard]] const std::filesystem::path& data_dir() const { return dir_.path(); }
+  // Where the relay keeps a blob's bytes (server/store/blob_files.hpp): data_dir/blobs/xx/<hex>.
+  [[nodiscard]] std::filesystem::path blob_file(std::string_view blob_id) const;
   // A one-use invite line (lotse://...) made by the operator, e.g. for the first staff member.
   [[nodiscard]] std::string invite_line(store::Role role);
   // Runs `fn` on the database thread inside the relay's own transaction, then rebuilds the

@@ -48,9 +48,10 @@ struct Upload {
   const std::int64_t expires_at;
 
   std::mutex mutex;
-  std::uint64_t received;   // bytes in the file (guarded by mutex)
-  bool completing = false;  // the last chunk is written; fsync and commit are under way
-  bool removed = false;     // deleted or timed out; its file is (being) unlinked
+  // Bytes in the file. Equal to size from the last chunk on, also while it is being made durable
+  // and marked complete (and back to the last chunk's offset if that fails).
+  std::uint64_t received;
+  bool removed = false;  // deleted or timed out; its file is (being) unlinked
 };
 
 // A complete blob as its readers see it: made when a session's read is authorised (on the

@@ -242,8 +242,7 @@ void Session::on_upload_chunk(const v1::ClientFrame& frame) {
     reply_upload_status(id, c.blob_id(), upload->size, received, false, upload->expires_at);
     return;
   }
-  upload->completing = true;
-  lock.unlock();
+  lock.unlock();  // received == size: further chunks are refused while it completes
   complete_upload(id, c.blob_id(), std::move(upload), c.offset());
 }
 
@@ -259,7 +258,6 @@ void Session::complete_upload(std::uint64_t request_id, const std::string& blob_
       (void)blobs.files().truncate(blob_view(blob_id), last_offset);
     }
     upload->received = last_offset;
-    upload->completing = false;
   };
   ++pending_;
   auto self = shared_from_this();

@@ -108,7 +108,9 @@ TEST_CASE("an upload not complete by its deadline is removed and its quota freed
   // Past the deadline: the writer is refused at once, the sweep removes both.
   CHECK(error_of(upload_chunk(anna, a, 4096, std::string(10, 'a'))) == v1::UNKNOWN_BLOB);
   CHECK(error_of(get_upload(anna, a)) == v1::UNKNOWN_BLOB);
+  CHECK(org.relay.relay.blobs().uploads() == 2);
   CHECK(sweep(org.relay) == 2);
+  CHECK(org.relay.relay.blobs().uploads() == 0);  // nothing left in memory either
   CHECK_FALSE(blob_file_exists(org.relay, a));
   CHECK_FALSE(blob_file_exists(org.relay, b));
   CHECK(count_rows(org.relay, "SELECT count(*) FROM blobs") == 0);

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace lotse::client {
@@ -23,6 +24,7 @@ namespace fs = std::filesystem;
 
 constexpr std::uint32_t min_transfer_bytes = 4096;
 constexpr std::uint32_t max_retry_wait_ms = 30'000;
+constexpr std::uint32_t finishing_poll_ms = 100;
 
 // Relay errors of file requests as the user should read them.
 boost::system::error_code file_relay_error(const v1::Error& e) {
@@ -209,7 +211,7 @@ private:
 
   [[nodiscard]] Result<void> transfer() {
     while (!complete_) {
-      while (sent_ < window_) {
+      while (sent_ < window_ && !finishing_) {
         if (sent_ == pieces_.size()) {
           auto more = cut_piece();
           if (!more) {
@@ -223,7 +225,7 @@ private:
         ++sent_;
       }
       if (pipeline_.outstanding() == 0) {
-        // Everything is cut and answered, yet the relay did not say complete: ask it.
+        // Everything is cut and answered (or the relay is finishing), yet not complete: ask.
         if (auto r = resume(errc::relay_refused, 0); !r) {
           return r.error();
         }
@@ -299,38 +301,46 @@ private:
     return true;
   }
 
-  // What the relay holds: drops the pieces it has, keeps the rest to send (again).
+  // What the relay holds: drops the pieces it has, keeps the rest to send (again). The last piece
+  // stays until the relay says complete: while it syncs the blob GetUpload already counts the
+  // last piece (received = size, complete = false), and if syncing fails it takes it back.
   [[nodiscard]] Result<void> apply(const v1::UploadStatus& status) {
     const std::uint64_t received = status.received();
-    if (received > cut_ || received < acknowledged_ || status.size() != blob_size_) {
-      return errc::relay_refused;  // more than we sent, or less than it confirmed: not our blob
+    if (received > cut_ || status.size() != blob_size_ ||
+        (status.complete() && received != blob_size_)) {
+      return errc::relay_refused;  // more than we sent: not our blob
     }
-    while (!pieces_.empty() && pieces_.front().offset + pieces_.front().data.size() <= received) {
+    finishing_ = received == blob_size_ && !status.complete() && !pieces_.empty();
+    const std::uint64_t held = finishing_ ? pieces_.back().offset : received;
+    if (held < acknowledged_) {
+      return errc::relay_refused;  // less than it confirmed
+    }
+    while (!pieces_.empty() && pieces_.front().offset + pieces_.front().data.size() <= held &&
+           !(pieces_.size() == 1 && finishing_)) {
       pieces_.pop_front();
       sent_ = sent_ > 0 ? sent_ - 1 : 0;
     }
-    if (pieces_.empty() ? received < cut_ : pieces_.front().offset > received) {
+    if (status.complete()) {
+      pieces_.clear();
+      sent_ = 0;
+      complete_ = true;
+    } else if (pieces_.empty() ? held < cut_ : pieces_.front().offset > held) {
       return errc::relay_refused;  // the relay lost bytes it had confirmed
     }
-    if (!pieces_.empty() && pieces_.front().offset < received) {
+    if (!pieces_.empty() && pieces_.front().offset < held) {
       // Only after a resume (nothing in flight): the relay kept part of a piece.
       auto& front = pieces_.front();
       front.data.erase(front.data.begin(),
-                       front.data.begin() + static_cast<long>(received - front.offset));
-      front.offset = received;
+                       front.data.begin() + static_cast<long>(held - front.offset));
+      front.offset = held;
     }
-    if (received > acknowledged_) {
-      acknowledged_ = received;
+    const std::uint64_t done = complete_ ? blob_size_ : held;
+    if (done > acknowledged_) {
+      acknowledged_ = done;
       stalls_ = 0;
       if (progress_) {
-        progress_(received, blob_size_);
+        progress_(done, blob_size_);
       }
-    }
-    if (status.complete()) {
-      if (received != blob_size_) {
-        return errc::relay_refused;
-      }
-      complete_ = true;
     }
     return {};
   }
@@ -342,10 +352,19 @@ private:
     for (;;) {
       pipeline_.reset();
       sent_ = 0;
-      if (++stalls_ > max_transfer_stalls) {
+      if (finishing_) {
+        // The relay is syncing the whole blob: ask again shortly, for at most file_resume_timeout.
+        const auto now = std::chrono::steady_clock::now();
+        if (!finishing_since_) {
+          finishing_since_ = now;
+        } else if (now - *finishing_since_ > link_.options.file_resume_timeout) {
+          return why;
+        }
+        retry_after_ms = std::max<std::uint32_t>(retry_after_ms, finishing_poll_ms);
+      } else if (++stalls_ > max_transfer_stalls) {
         return why;
       }
-      if (!wait_to_resume(link_, retry_after_ms, stalls_)) {
+      if (!wait_to_resume(link_, retry_after_ms, finishing_ ? 1 : stalls_)) {
         return errc::relay_unreachable;
       }
       v1::ClientFrame f;
@@ -388,6 +407,8 @@ private:
   std::size_t sent_ = 0;            // pieces_[0, sent_) are in flight
   std::uint64_t acknowledged_ = 0;  // bytes the relay holds
   int stalls_ = 0;
+  bool finishing_ = false;  // the relay holds every byte and is making the blob durable
+  std::optional<std::chrono::steady_clock::time_point> finishing_since_;
   bool complete_ = false;
 };
 

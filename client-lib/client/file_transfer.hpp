@@ -31,8 +31,10 @@ struct TransferLink {
   std::function<bool(std::chrono::milliseconds)> wait_online;
 };
 
-// A blob's bytes beyond this are never in flight at once (the connection queues at most 8 MiB).
-inline constexpr std::uint64_t max_transfer_bytes_in_flight = 6 * 1024 * 1024;
+// A blob's bytes beyond this are never in flight at once: the connection queues at most 8 MiB
+// (client-lib/net), and so does the relay, which drops a connection whose answers do not fit
+// (docs/PROTOCOL.md 2.18, Download).
+inline constexpr std::uint64_t max_transfer_bytes_in_flight = 4 * 1024 * 1024;
 // Resumes in a row without progress before a transfer gives up.
 inline constexpr int max_transfer_stalls = 8;
 

@@ -99,6 +99,9 @@ public:
       }
       frame = std::make_shared<const std::string>(parsed.SerializeAsString());
     }
+    if (parsed.has_upload_status() && tap_.on_upload_status(parsed)) {
+      frame = std::make_shared<const std::string>(parsed.SerializeAsString());
+    }
     const bool sent = inner_->send(std::move(frame));
     if (sent) {
       tap_.on_server_frame(parsed);
@@ -164,6 +167,20 @@ bool FrameTap::on_blob_data(v1::ServerFrame& frame) {
     rewrite_blob_data_(*frame.mutable_blob_data());
   }
   return true;
+}
+
+bool FrameTap::on_upload_status(v1::ServerFrame& frame) {
+  const std::lock_guard lock(mutex_);
+  if (!rewrite_upload_status_) {
+    return false;
+  }
+  rewrite_upload_status_(*frame.mutable_upload_status());
+  return true;
+}
+
+void FrameTap::set_upload_status_rewrite(std::function<void(v1::UploadStatus&)> rewrite) {
+  const std::lock_guard lock(mutex_);
+  rewrite_upload_status_ = std::move(rewrite);
 }
 
 void FrameTap::set_blob_data_rewrite(std::function<void(v1::BlobData&)> rewrite) {

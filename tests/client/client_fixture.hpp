@@ -79,6 +79,8 @@ public:
   std::atomic<int> cut_after_blob_data{0};
   // Rewrites each BlobData answer before it is sent (a relay that lies about a blob's bytes).
   void set_blob_data_rewrite(std::function<void(v1::BlobData&)> rewrite);
+  // Rewrites each UploadStatus answer (to UploadChunk and GetUpload) before it is sent.
+  void set_upload_status_rewrite(std::function<void(v1::UploadStatus&)> rewrite);
   // UploadChunk, ReadBlob and GetUpload frames passed to the relay, and the blob id of the last
   // UploadCreated answer.
   [[nodiscard]] std::size_t upload_chunks();
@@ -87,6 +89,8 @@ public:
   [[nodiscard]] std::string last_blob_id();
   // Called by the connection wrapper for a BlobData answer; false: swallow it and cut.
   [[nodiscard]] bool on_blob_data(v1::ServerFrame& frame);
+  // Called by the connection wrapper for an UploadStatus answer; true if it was rewritten.
+  [[nodiscard]] bool on_upload_status(v1::ServerFrame& frame);
 
 private:
   [[nodiscard]] bool wait_ack_in(const std::set<std::uint64_t>& acks, const std::string& message_id,
@@ -104,6 +108,7 @@ private:
   std::size_t get_uploads_ = 0;
   std::string last_blob_id_;
   std::function<void(v1::BlobData&)> rewrite_blob_data_;
+  std::function<void(v1::UploadStatus&)> rewrite_upload_status_;
 };
 
 // Aborts the process (with a message) if a test case is still running after `limit`: a hang

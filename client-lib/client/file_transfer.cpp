@@ -463,10 +463,11 @@ public:
       const auto& e = a.frame->error();
       if (e.code() == v1::BAD_REQUEST && held_ == 0 && read_bytes_ > min_transfer_bytes) {
         // The relay's max_chunk_bytes is below ours (only an uploader learns it): read less.
+        // Nothing is held yet, so this is no stall: start over with the smaller reads.
         read_bytes_ = std::max(read_bytes_ / 2, min_transfer_bytes);
-        if (auto r = resume(relay_error(e), 0); !r) {
-          return r.error();
-        }
+        pipeline_.reset();
+        early_.clear();
+        requested_ = 0;
       } else if (retry_later(e)) {
         if (auto r = resume(relay_error(e), e.retry_after_ms()); !r) {
           return r.error();

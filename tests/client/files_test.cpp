@@ -352,9 +352,11 @@ TEST_SUITE("client.files") {
     CHECK((*user)->get_file(id, downloads.path() / "y").has_value());
   }
 
-  TEST_CASE("the relay's limits refuse a file before any of it is sent") {
+  TEST_CASE("the relay's limits: refused before any data is sent, small chunks followed") {
     relay::Limits limits;
     limits.max_file_bytes = 64 * 1024;
+    limits.blob_quota_per_account = 100'000;
+    limits.max_chunk_bytes = 16 * 1024;  // below the client's 512 KiB pieces
     LiveRelay relay(limits);
     auto [staff, user] = make_pair(relay);
     TempDir files;
@@ -364,11 +366,23 @@ TEST_SUITE("client.files") {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error() == errc::file_too_large);
     CHECK(relay.tap.upload_chunks() == 0);
-    // A file within the limit goes through.
+
+    // A file within the limit goes through, in pieces of the relay's max_chunk_bytes; the reader,
+    // who does not know that limit, reads smaller until the relay accepts.
     const auto small = files.path() / "small.bin";
-    write_random_file(small, 60'000, 15);
-    CHECK((*staff)->send_file(user->me.account_id, small).has_value());
-    CHECK(relay.tap.upload_chunks() > 0);
+    const auto digest = write_random_file(small, 60'000, 15);
+    const auto id = send_file_and_wait(*staff, user->me.account_id, small, {user.get()});
+    CHECK(relay.tap.upload_chunks() == 4);  // 60 KiB of blob in 16 KiB pieces
+    const auto out = files.path() / "copy.bin";
+    REQUIRE((*user)->get_file(id, out).has_value());
+    CHECK(digest_of(out) == digest);
+
+    // The second one would exceed the account's quota: refused, again before any data.
+    const auto before = relay.tap.upload_chunks();
+    r = (*staff)->send_file(user->me.account_id, small);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == errc::quota_exceeded);
+    CHECK(relay.tap.upload_chunks() == before);
   }
 
   TEST_CASE("get_file writes only where asked: no overwrite without force, safe default names") {

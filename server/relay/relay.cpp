@@ -36,6 +36,8 @@ Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, c
 
 Relay::~Relay() {
   sweeper_->stop();
+  // Its queued jobs (fsyncs, unlinks) may still reach this relay: run them while it is whole.
+  blobs_->worker().stop();
 }
 
 void Relay::sweep(std::function<void(std::size_t)> done) {

@@ -172,7 +172,9 @@ TEST_SUITE("blackbox") {
   TEST_CASE(
       "oversized frame closes with 1009 and the relay keeps serving; malformed frames get errors") {
     test::TempDir dir;
-    test::RelayProcess relay(dir.path() / "data", {"--limits.max_frame_bytes", "4096"});
+    // A file chunk must fit a frame, so a small frame limit needs a small chunk limit too.
+    test::RelayProcess relay(dir.path() / "data", {"--limits.max_frame_bytes", "4096",
+                                                   "--limits.max_chunk_bytes", "2048"});
     relay.start();
     NetClient bystander(relay, 7);
     bystander.hello();

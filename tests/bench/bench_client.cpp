@@ -9,15 +9,19 @@
 //                   asked, send_text returned -> message_received, which can be below zero: the
 //                   relay routes the envelope while it answers the Send).
 //   client.throughput: a sender loop of send_text for ~5 s, the receiver counting events.
+//   client.files: send_file of a --file-mib MiB file (default 256) and the other Client's
+//                 get_file of it, beside FileEncryptor/FileDecryptor on the same bytes in memory.
 #include "bench_support.hpp"
 
 #include "client/client.hpp"
 
 #include "crypto/hash.hpp"
 #include "crypto/key_wrap.hpp"
+#include "crypto/rng.hpp"
 #include "net/relay_connection.hpp"
 #include "net/server.hpp"
 #include "net/tls.hpp"
+#include "protocol/file_stream.hpp"
 #include "relay/log.hpp"
 #include "relay/relay.hpp"
 #include "store/executor.hpp"
@@ -135,6 +139,11 @@ public:
     limits.message_burst = 1e9;
     limits.requests_per_second = 1e9;
     limits.request_burst = 1e9;
+    limits.max_file_bytes = std::uint64_t{4} << 30;
+    limits.blob_quota_per_account = std::uint64_t{16} << 30;
+    limits.blob_storage_total = std::uint64_t{16} << 30;
+    limits.transfer_bytes_per_second = 1e15;
+    limits.transfer_burst_bytes = 1e15;
     relay_ = std::make_unique<relay::Relay>(
         *executor_, relay::RelayIdentity{"127.0.0.1", server_->port(), pin_}, limits, clock_);
     forward_.target = relay_.get();
@@ -245,27 +254,55 @@ client::Options client_options() {
   return o;
 }
 
+// Handles are unique on a relay; every pair of a run gets its own counsellor.
+std::string next_staff_handle() {
+  static int pairs = 0;
+  return "bench-staff-" + std::to_string(++pairs);
+}
+
+// A counsellor and the client they invited, both online, with fresh profiles.
+struct ClientPair {
+  explicit ClientPair(BenchRelay& relay) {
+    staff =
+        must(client::Client::create(staff_dir.path(), relay.invite(store::Role::staff).to_string(),
+                                    next_staff_handle(), passphrase, client_options()),
+             "create staff");
+    const auto invite = must(staff->create_client_invite(), "create_client_invite");
+    staff->disconnect();
+    user = must(client::Client::create(client_dir.path(), invite, "Bench Client", passphrase,
+                                       client_options()),
+                "create client");
+    must(staff->connect(), "connect staff");
+    must(staff->wait_drained(wait_limit), "staff wait_drained");
+    user_id = must(user->whoami(), "whoami").account_id;
+    staff_id = must(staff->whoami(), "whoami").account_id;
+  }
+  ~ClientPair() {
+    user->disconnect();
+    staff->disconnect();
+  }
+  ClientPair(const ClientPair&) = delete;
+  ClientPair& operator=(const ClientPair&) = delete;
+
+  TempDir staff_dir;
+  TempDir client_dir;
+  std::unique_ptr<client::Client> staff;
+  std::unique_ptr<client::Client> user;
+  std::string user_id;
+  std::string staff_id;
+};
+
 struct ClientResults {
   double latency_median_ms = 0;
   double per_message_s = 0;
 };
 
 ClientResults bench_client_api(BenchRelay& relay) {
-  TempDir staff_dir;
-  TempDir client_dir;
-  auto staff =
-      must(client::Client::create(staff_dir.path(), relay.invite(store::Role::staff).to_string(),
-                                  "bench-staff", passphrase, client_options()),
-           "create staff");
-  const auto invite = must(staff->create_client_invite(), "create_client_invite");
-  staff->disconnect();
-  auto user = must(client::Client::create(client_dir.path(), invite, "Bench Client", passphrase,
-                                          client_options()),
-                   "create client");
-  must(staff->connect(), "connect staff");
-  must(staff->wait_drained(wait_limit), "staff wait_drained");
-  const auto user_id = must(user->whoami(), "whoami").account_id;
-  const auto staff_id = must(staff->whoami(), "whoami").account_id;
+  ClientPair pair(relay);
+  auto& staff = pair.staff;
+  auto& user = pair.user;
+  const auto& user_id = pair.user_id;
+  const auto& staff_id = pair.staff_id;
 
   Arrivals at_user;
   Arrivals at_staff;
@@ -321,8 +358,6 @@ ClientResults bench_client_api(BenchRelay& relay) {
       "1/s");
   bench::emit("client.throughput", "messages", static_cast<double>(sent), "count");
 
-  user->disconnect();
-  staff->disconnect();
   return {e2e_median, 1.0 / rate};
 }
 
@@ -531,11 +566,90 @@ RawResults bench_raw_relay(BenchRelay& relay, std::size_t ciphertext_bytes) {
   return {median, 1.0 / rate};
 }
 
+// --- files end to end ----------------------------------------------------------------------------
+
+// Client::send_file of a file on disk (read, encrypted, uploaded, message sent) and the other
+// Client's get_file of it (downloaded, decrypted, digest checked, written, fsync'd, renamed),
+// in GB/s of plaintext, beside FileEncryptor/FileDecryptor alone on the same bytes (the client's
+// crypto floor: one core, in memory) and the relay's side in bench_relay's files phase.
+void bench_client_files(BenchRelay& relay, std::size_t mib) {
+  ClientPair pair(relay);
+  Arrivals at_user;
+  pair.user->set_event_handler([&](const client::Event& e) { at_user.on_event(e); });
+  TempDir files;
+  const auto source = files.path() / "report.bin";
+  {
+    const int fd = ::open(source.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    std::vector<std::uint8_t> block(1024 * 1024);
+    crypto::system_rng().fill(block);
+    for (std::size_t i = 0; i < mib; ++i) {
+      if (fd < 0 || ::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) {
+        fail("writing the bench file");
+      }
+    }
+    ::fsync(fd);
+    ::close(fd);
+  }
+  const double gb = static_cast<double>(mib) * 1024 * 1024 / 1e9;
+  const auto t0 = Clock::now();
+  const auto sent = must(pair.staff->send_file(pair.user_id, source, "bench"), "send_file");
+  const double up_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  (void)at_user.wait_for_id(sent.id);
+  const auto t1 = Clock::now();
+  const auto written = must(pair.user->get_file(sent.id, files.path() / "copy.bin"), "get_file");
+  const double down_s = std::chrono::duration<double>(Clock::now() - t1).count();
+  if (std::filesystem::file_size(written) != std::filesystem::file_size(source)) {
+    fail("get_file wrote a different size");
+  }
+  const std::string size = std::to_string(mib) + "MiB";
+  bench::emit("client.files", "send_file_" + size + "_gbps", gb / up_s,
+              "GB/s of plaintext (read, encrypt, upload, message)");
+  bench::emit("client.files", "get_file_" + size + "_gbps", gb / down_s,
+              "GB/s of plaintext (download, decrypt, verify, write, fsync, rename)");
+
+  // The client's crypto alone on the same amount, in memory.
+  protocol::FileEncryptor encryptor(crypto::system_rng());
+  std::vector<std::uint8_t> block(1024 * 1024);
+  crypto::system_rng().fill(block);
+  std::vector<crypto::Bytes> blob;
+  const auto e0 = Clock::now();
+  blob.push_back(encryptor.header());
+  for (std::size_t i = 0; i < mib; ++i) {
+    blob.push_back(encryptor.update(block));
+  }
+  blob.push_back(encryptor.finish());
+  const double enc_s = std::chrono::duration<double>(Clock::now() - e0).count();
+  protocol::FileDecryptor decryptor(encryptor.reference());
+  const auto d0 = Clock::now();
+  for (const auto& part : blob) {
+    if (!decryptor.update(part)) {
+      fail("FileDecryptor refused its own blob");
+    }
+  }
+  if (!decryptor.finish()) {
+    fail("FileDecryptor refused its own blob at the end");
+  }
+  const double dec_s = std::chrono::duration<double>(Clock::now() - d0).count();
+  bench::emit("client.files", "file_encrypt_gbps", gb / enc_s,
+              "GB/s (FileEncryptor in memory, one core: the floor for send_file)");
+  bench::emit("client.files", "file_decrypt_gbps", gb / dec_s,
+              "GB/s (FileDecryptor in memory, one core: the floor for get_file)");
+  bench::emit("client.files", "send_file_ratio_to_encrypt", enc_s / up_s, "x");
+  bench::emit("client.files", "get_file_ratio_to_decrypt", dec_s / down_s, "x");
+}
+
 }  // namespace
 }  // namespace lotse
 
-int main() {
+int main(int argc, char** argv) {
   using namespace lotse;
+  // bench_client [--file-mib N]: the size of the end-to-end file (default 256 MiB).
+  std::size_t file_mib = 256;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--file-mib") {
+      file_mib = std::stoul(argv[i + 1]);
+    }
+  }
   BenchRelay relay;
   // Content of the benchmark text (~60 bytes) in a lotse.v1.Content, padded by the ratchet: the
   // same order of bytes on the wire as the Client's messages.
@@ -551,5 +665,6 @@ int main() {
   // How many durable writes' worth of time one message costs, end to end (both sides).
   bench::emit("client.ratio", "per_message_to_fdatasync", api.per_message_s * 1e3 / fdatasync_ms,
               "x");
+  bench_client_files(relay, file_mib);
   return 0;
 }

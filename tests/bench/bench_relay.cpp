@@ -4,7 +4,8 @@
 // asynchronous Beast TLS WebSocket clients on their own io_context threads; beside it, in the same
 // run, a bare Beast TLS WebSocket echo server with the same TLS context as the raw limit.
 //
-//   build/bench/tests/bench/bench_relay [--quick] [--phases echo,online,durable,groups,memory]
+//   build/bench/tests/bench/bench_relay [--quick]
+//       [--phases echo,online,durable,groups,files,memory] [--file-mib N] [--file-window-mib N]
 //       [--relay-threads N] [--client-threads N] [--pairs N] [--window N]
 //       [--durable-messages N] [--group-deliveries N] [--group-window N]
 //       [--idle-connections N] [--synchronous full|normal]
@@ -12,7 +13,7 @@
 // A full run takes about two and a half minutes on 2 cores, --quick about twenty seconds. The
 // parts: bench_relay_server (the relay in process), bench_relay_echo (the raw limit),
 // bench_relay_loadgen (clients, CPU and memory probes), bench_relay_lanes (the traffic),
-// bench_relay_groups (group fan-out),
+// bench_relay_groups (group fan-out), bench_relay_files (encrypted file blobs),
 // bench_relay_measure (figures), bench_relay_idle (the idle-connection child process).
 //
 // Prints one JSON object per line. Method, per figure:
@@ -37,6 +38,16 @@
 //    heap_peak_growth_minus_client_buffers takes out (the recipients are in this process). The
 //    pairwise peer is online_max (1 envelope per Send) of the same run. Group encrypt/decrypt per
 //    message on the client: bench_crypto's sender_key encrypt/decrypt.
+//  * files_*: one device uploads a blob of --file-mib MiB (random bytes; the relay never looks
+//    inside) in UploadChunk frames of max_chunk_bytes, pipelined with --file-window-mib MiB not
+//    yet answered, until UploadStatus.complete (which the relay sends after fsync); then reads it
+//    back with pipelined ReadBlob frames. GB/s = bytes / (first frame to last answer); relay CPU
+//    per GB from its I/O and database threads (*_relay_threads_cpu_s_per_gb) and from the whole
+//    process minus the load generator (*_relay_process_cpu_s_per_gb: also counts any helper
+//    thread the relay starts). Baselines of the same run: files_loopback_copy_* (plain TCP over
+//    127.0.0.1, 1 MiB writes, no TLS) and files_secretstream_* / files_file_encrypt|decrypt_*
+//    (the client's encryption in memory, one core). Memory: heap and RSS peak growth of the
+//    whole process for a small blob and for the full size; they should not differ by the size.
 //  * idle_connection_*: 10,000 clients in a child process (this binary, --idle-child) connect from
 //    127.0.0.1..8, each logs in and stays idle; the relay's growth of glibc heap in use (mallinfo2
 //    over all arenas) and of RSS, divided by the connections. Clients in another process keep
@@ -51,6 +62,7 @@
 //    projects the measured CPU per message onto two cores for the relay alone (the database
 //    thread is serial). *_storage_bytes_per_msg: /proc/self/io write_bytes per message.
 #include "bench_relay_echo.hpp"
+#include "bench_relay_files.hpp"
 #include "bench_relay_groups.hpp"
 #include "bench_relay_idle.hpp"
 #include "bench_relay_lanes.hpp"
@@ -93,7 +105,7 @@ constexpr std::size_t payload_bytes = 256;  // a padded chat line's ciphertext (
 
 struct Settings {
   bool quick = false;
-  std::vector<std::string> phases{"echo", "online", "durable", "groups", "memory"};
+  std::vector<std::string> phases{"echo", "online", "durable", "groups", "files", "memory"};
   unsigned relay_threads = 2;
   unsigned client_threads = 1;
   std::size_t pairs = 8;
@@ -107,7 +119,11 @@ struct Settings {
   std::size_t idle_connections = 10'000;
   std::size_t group_deliveries = 300'000;  // per fan-out case
   std::size_t group_window = 128;          // messages in flight from the group sender
-  bool synchronous_full = true;            // the relay's default (config: synchronous_full)
+  std::size_t file_mib = 512;              // the large blob of the files phase
+  // Bytes in flight, each way; the client's own window (docs/PROTOCOL.md 2.18: the relay drops a
+  // connection whose queued answers pass max_outgoing_bytes, 8 MiB by default).
+  std::size_t file_window_mib = 4;
+  bool synchronous_full = true;      // the relay's default (config: synchronous_full)
   std::size_t sqlite_cache_mib = 0;  // 0: the relay's default (SQLite's, 2 MiB); an experiment
   fs::path data_dir;
 
@@ -123,7 +139,8 @@ struct Settings {
   }
   [[nodiscard]] std::size_t idle_first() const { return 2 * pairs + 2 * durable_pairs; }
   [[nodiscard]] std::size_t group_first() const { return idle_first() + idle_connections; }
-  [[nodiscard]] std::size_t accounts() const { return group_first() + group_max_members; }
+  [[nodiscard]] std::size_t files_account() const { return group_first() + group_max_members; }
+  [[nodiscard]] std::size_t accounts() const { return files_account() + 1; }
   static constexpr std::size_t group_max_members = 1000;  // protocol::max_group_members
 };
 
@@ -465,6 +482,66 @@ void group_fanout(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const
   }
 }
 
+// --- encrypted files ----------------------------------------------------------------------------
+
+void emit_transfer(const std::string& prefix, const TransferResult& r) {
+  emit(prefix + "_bytes", static_cast<double>(r.bytes), "bytes");
+  emit(prefix + "_gbps", r.gb_per_s(), "GB/s (1e9 bytes; first frame to last answer)");
+  emit(prefix + "_relay_threads_cpu_s_per_gb", r.per_gb(r.relay_cpu),
+       "CPU s per GB (the relay's I/O and database threads)");
+  emit(prefix + "_relay_process_cpu_s_per_gb", r.per_gb(r.relay_process_cpu()),
+       "CPU s per GB (whole process minus the load generator)");
+  emit(prefix + "_loadgen_cpu_s_per_gb", r.per_gb(r.loadgen_cpu), "CPU s per GB (the client)");
+  emit(prefix + "_heap_peak_growth", r.heap_peak_growth, "bytes (whole process)");
+  emit(prefix + "_rss_peak_growth", r.rss_peak_growth, "bytes (whole process)");
+  if (!r.complete) {
+    emit(prefix + "_errors", static_cast<double>(r.errors), "error frames: " + r.error);
+  }
+}
+
+void files(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const Settings& settings) {
+  const std::size_t mib = 1024 * 1024;
+  const std::size_t big = settings.file_mib * mib;
+  const std::size_t small = std::min<std::size_t>(16 * mib, big);
+  const std::size_t window = settings.file_window_mib * mib;
+  const std::size_t chunk = relay.relay().limits().max_chunk_bytes;
+
+  const auto copy = loopback_copy(big);
+  emit("files_loopback_copy_gbps", copy.gb_per_s, "GB/s (plain TCP on 127.0.0.1, 1 MiB writes)");
+  emit("files_loopback_copy_cpu_s_per_gb", copy.cpu_per_gb, "CPU s per GB (writer + reader)");
+  const auto crypto = stream_crypto(std::min<std::size_t>(big, 256 * mib));
+  emit("files_secretstream_push_gbps", crypto.secretstream_push_gb_per_s,
+       "GB/s (crypto_secretstream_xchacha20poly1305, 64 KiB chunks, one core)");
+  emit("files_secretstream_pull_gbps", crypto.secretstream_pull_gb_per_s, "GB/s (one core)");
+  emit("files_file_encrypt_gbps", crypto.file_encrypt_gb_per_s,
+       "GB/s (FileEncryptor: secretstream + BLAKE2b digest, one core)");
+  emit("files_file_decrypt_gbps", crypto.file_decrypt_gb_per_s,
+       "GB/s (FileDecryptor: secretstream + BLAKE2b digest, one core)");
+  emit("files_chunk_bytes", static_cast<double>(chunk), "bytes per UploadChunk / ReadBlob");
+  emit("files_window_bytes", static_cast<double>(window), "bytes in flight");
+
+  BlobTransfer transfer(loadgen, relay.port(), pin, settings.files_account());
+  for (const std::size_t bytes : {small, big}) {
+    const std::string size = std::to_string(bytes / mib) + "MiB";
+    std::string blob_id;
+    const auto up = transfer.upload(bytes, chunk, window, relay.threads(), blob_id);
+    emit_transfer("files_upload_" + size, up);
+    if (!up.complete) {
+      continue;
+    }
+    const auto down = transfer.download(blob_id, bytes, chunk, window, relay.threads());
+    emit_transfer("files_download_" + size, down);
+    transfer.remove(blob_id);
+    if (bytes == big) {
+      emit("files_upload_aim", 1, "GB/s (>=)");
+      emit("files_download_aim", 2, "GB/s (>=)");
+      emit("files_relay_cpu_aim", 1, "CPU s per GB (<=)");
+      emit("files_upload_ratio_to_loopback_copy", up.gb_per_s() / copy.gb_per_s, "x");
+      emit("files_download_ratio_to_loopback_copy", down.gb_per_s() / copy.gb_per_s, "x");
+    }
+  }
+}
+
 // --- main ---------------------------------------------------------------------------------------
 
 Settings parse(int argc, char** argv) {
@@ -487,6 +564,11 @@ Settings parse(int argc, char** argv) {
       s.durable_pairs = 4;
       s.idle_connections = 1'000;
       s.group_deliveries = 60'000;
+      s.file_mib = 128;
+    } else if (arg == "--file-mib") {
+      s.file_mib = std::stoul(value());
+    } else if (arg == "--file-window-mib") {
+      s.file_window_mib = std::stoul(value());
     } else if (arg == "--phases") {
       s.phases = split(value(), ',');
     } else if (arg == "--relay-threads") {
@@ -645,6 +727,10 @@ int run(Settings settings) {
 
   if (settings.runs("groups")) {
     group_fanout(relay, *loadgen, pin, settings, online_rate);
+  }
+
+  if (settings.runs("files")) {
+    files(relay, *loadgen, pin, settings);
   }
 
   if (settings.runs("memory")) {

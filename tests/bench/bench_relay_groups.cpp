@@ -75,17 +75,6 @@ std::int64_t system_ms() {
       .count();
 }
 
-asio::awaitable<v1::ServerFrame> request(std::shared_ptr<Peer> peer, v1::ClientFrame frame) {
-  co_await Peer::write(peer, frame.SerializeAsString());
-  for (;;) {
-    v1::ServerFrame reply;
-    const std::string bytes = co_await Peer::read(peer);
-    if (reply.ParseFromString(bytes) && reply.request_id() == frame.request_id()) {
-      co_return reply;
-    }
-  }
-}
-
 asio::awaitable<void> connect_and_login(std::shared_ptr<Peer> peer, asio::ip::tcp::endpoint server,
                                         asio::ip::address local, std::size_t account, Pin pin) {
   co_await Peer::connect(peer, server, local);
@@ -373,7 +362,7 @@ void GroupFanout::create_group(std::size_t members) {
   frame.set_request_id(100 + members);
   *frame.mutable_update_group()->mutable_commit() = *commit;
   const auto reply =
-      asio::co_spawn(loadgen_.io(0), request(sender_->peer(), frame), asio::use_future).get();
+      asio::co_spawn(loadgen_.io(0), relay_request(sender_->peer(), frame), asio::use_future).get();
   if (!reply.has_group_updated()) {
     throw std::runtime_error("UpdateGroup refused: " + reply.error().message());
   }

@@ -131,6 +131,17 @@ asio::awaitable<void> relay_login(std::shared_ptr<Peer> peer, std::size_t accoun
   }
 }
 
+asio::awaitable<v1::ServerFrame> relay_request(std::shared_ptr<Peer> peer, v1::ClientFrame frame) {
+  co_await Peer::write(peer, frame.SerializeAsString());
+  for (;;) {
+    v1::ServerFrame reply;
+    const std::string bytes = co_await Peer::read(peer);
+    if (reply.ParseFromString(bytes) && reply.request_id() == frame.request_id()) {
+      co_return reply;
+    }
+  }
+}
+
 std::uint64_t next_message_number() noexcept {
   static std::atomic<std::uint64_t> last{0};
   return last.fetch_add(1, std::memory_order_relaxed) + 1;

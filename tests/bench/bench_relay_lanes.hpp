@@ -48,6 +48,9 @@ boost::asio::awaitable<std::string> relay_hello(std::shared_ptr<Peer> peer);
                                       const std::string& challenge, const Pin& pin);
 // Hello and Login, waiting for LoggedIn. Throws std::runtime_error.
 boost::asio::awaitable<void> relay_login(std::shared_ptr<Peer> peer, std::size_t account, Pin pin);
+// Writes `frame` and reads until the answer to its request_id (pushes before it are skipped).
+boost::asio::awaitable<v1::ServerFrame> relay_request(std::shared_ptr<Peer> peer,
+                                                      v1::ClientFrame frame);
 
 class Lane {
 public:

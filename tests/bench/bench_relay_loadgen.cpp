@@ -302,6 +302,10 @@ asio::awaitable<std::string> Peer::read(std::shared_ptr<Peer> self) {
 
 void Peer::start_reading(OnMessage on_message) {
   on_message_ = std::move(on_message);
+  if (reading_) {
+    return;  // the pending read hands its message to the new callback
+  }
+  reading_ = true;
   buffer_.clear();
   read_next();
 }

@@ -143,6 +143,8 @@ public:
   static boost::asio::awaitable<void> write(std::shared_ptr<Peer> self, std::string bytes);
   static boost::asio::awaitable<std::string> read(std::shared_ptr<Peer> self);
 
+  // Keeps one read pending from now on and hands every message to on_message. Called again, it
+  // only replaces the callback (never from inside the callback itself).
   void start_reading(OnMessage on_message);
   void send(std::string frame);
   // Closes the socket (no closing handshake); pending operations end with errors and the
@@ -164,6 +166,7 @@ private:
   boost::beast::flat_buffer buffer_;
   std::deque<std::string> out_;
   bool writing_ = false;
+  bool reading_ = false;
   bool failed_ = false;
   OnMessage on_message_;
 };

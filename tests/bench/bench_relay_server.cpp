@@ -19,6 +19,12 @@ relay::Limits bench_limits(std::chrono::seconds auth_timeout) {
   limits.max_connections_per_address = 1'000'000;
   limits.max_queued_envelopes_per_device = 100'000'000;
   limits.max_pending_requests = 4096;  // open loops may have many Sends waiting for a commit
+  // Files: blobs of the size the bench asks for, and no transfer rate limit.
+  limits.max_file_bytes = std::uint64_t{16} << 30;
+  limits.blob_quota_per_account = std::uint64_t{64} << 30;
+  limits.blob_storage_total = std::uint64_t{64} << 30;
+  limits.transfer_bytes_per_second = 1e15;
+  limits.transfer_burst_bytes = 1e15;
   return limits;
 }
 

@@ -4,6 +4,7 @@
 #include "fuzz_support.hpp"
 
 #include "client/content.hpp"
+#include "protocol/file_stream.hpp"
 
 #include <google/protobuf/stubs/logging.h>
 
@@ -39,6 +40,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (content->has_profile() && !client::check_display_name(content->profile().display_name())) {
     std::abort();
   }
+  if (content->has_attachment()) {
+    // Accepted attachments are what a receiver stores and later writes a file for: the file name
+    // must be safe as a base name, the reference consistent (sizes, key and digest lengths).
+    const auto& a = content->attachment();
+    if (a.blob_id().size() != client::blob_id_bytes || !client::check_file_name(a.name()) ||
+        !client::valid_media_type(a.media_type()) || !client::check_caption(a.caption()) ||
+        a.name().find('/') != std::string::npos || a.name() == "." || a.name() == ".." ||
+        !protocol::FileKeyReference::from_proto(a.file())) {
+      std::abort();
+    }
+  }
   if (content->has_receipt() &&
       static_cast<std::size_t>(content->receipt().message_ids_size()) > client::max_receipt_ids) {
     std::abort();
@@ -56,4 +68,15 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   write("profile", client::profile_content(expected_id, 2, "Mia Müller"));
   write("receipt",
         client::receipt_content(expected_id, 3, {std::string(16, 'a'), std::string(16, 'b')}));
+  protocol::FileKeyReference file;
+  file.size = 70'000;
+  file.chunk_size = protocol::file_stream::default_chunk_size;
+  file.encrypted_size = *protocol::encrypted_size(file.size, file.chunk_size);
+  file.digest.fill(0x5a);
+  auto attachment =
+      client::attachment_content(expected_id, 4, std::string(32, 'b'), file, "Antrag Wohngeld.pdf",
+                                 "application/pdf", "Bitte bis Freitag ausfüllen");
+  write("attachment", attachment);
+  auto bare = client::attachment_content(expected_id, 5, std::string(32, 'c'), file, "x", "", "");
+  write("attachment_bare", bare);
 }

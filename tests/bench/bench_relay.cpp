@@ -493,7 +493,10 @@ void emit_transfer(const std::string& prefix, const TransferResult& r) {
        "CPU s per GB (whole process minus the load generator)");
   emit(prefix + "_loadgen_cpu_s_per_gb", r.per_gb(r.loadgen_cpu), "CPU s per GB (the client)");
   emit(prefix + "_heap_peak_growth", r.heap_peak_growth, "bytes (whole process)");
-  emit(prefix + "_rss_peak_growth", r.rss_peak_growth, "bytes (whole process)");
+  emit(prefix + "_rss_peak_growth", r.rss_peak_growth,
+       "bytes (whole process; includes a mapped blob's page cache)");
+  emit(prefix + "_rss_anon_peak_growth", r.rss_anon_peak_growth,
+       "bytes (whole process, anonymous memory only)");
   if (!r.complete) {
     emit(prefix + "_errors", static_cast<double>(r.errors), "error frames: " + r.error);
   }

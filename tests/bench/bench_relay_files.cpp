@@ -200,6 +200,8 @@ TransferResult BlobTransfer::run(State& st, const ServerThreads& server) {
   result.bytes = st.size;
   const auto heap_before = static_cast<double>(heap_in_use_bytes());
   const auto rss_before = static_cast<double>(rss_bytes());
+  const auto anon_before = static_cast<double>(rss_anon_bytes());
+  double anon_peak = anon_before;
   double heap_peak = heap_before;
   double rss_peak = rss_before;
   const auto relay_before = server.io.cpu_seconds() + server.db.cpu_seconds();
@@ -216,6 +218,7 @@ TransferResult BlobTransfer::run(State& st, const ServerThreads& server) {
     std::this_thread::sleep_for(5ms);
     heap_peak = std::max(heap_peak, static_cast<double>(heap_in_use_bytes()));
     rss_peak = std::max(rss_peak, static_cast<double>(rss_bytes()));
+    anon_peak = std::max(anon_peak, static_cast<double>(rss_anon_bytes()));
   }
   result.seconds = static_cast<double>(st.end_ns - st.start_ns) * 1e-9;
   result.relay_cpu = server.io.cpu_seconds() + server.db.cpu_seconds() - relay_before;
@@ -223,6 +226,7 @@ TransferResult BlobTransfer::run(State& st, const ServerThreads& server) {
   result.process_cpu = process_cpu_seconds() - process_before;
   result.heap_peak_growth = heap_peak - heap_before;
   result.rss_peak_growth = rss_peak - rss_before;
+  result.rss_anon_peak_growth = anon_peak - anon_before;
   result.errors = st.errors;
   result.error = st.error;
   result.complete = st.done && st.errors == 0;

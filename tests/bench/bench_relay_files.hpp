@@ -27,7 +27,8 @@ struct TransferResult {
   double process_cpu = 0;       // seconds, the whole process (relay, load generator, this driver)
   double loadgen_cpu = 0;       // seconds on the load generator's threads
   double heap_peak_growth = 0;  // bytes, glibc heap in use (whole process) over its level before
-  double rss_peak_growth = 0;
+  double rss_peak_growth = 0;   // counts a mapped blob's page cache (file-backed, droppable)
+  double rss_anon_peak_growth = 0;  // anonymous memory only: what the transfer itself holds
   std::uint64_t errors = 0;
   std::string error;  // the first Error frame's message
   bool complete = false;

@@ -74,6 +74,9 @@ struct ThreadGroup {
 // glibc heap in use (mallinfo2: uordblks + hblkhd, summed over all arenas) and resident set size.
 [[nodiscard]] std::size_t heap_in_use_bytes() noexcept;
 [[nodiscard]] std::size_t rss_bytes() noexcept;
+// Anonymous resident memory (RssAnon in /proc/self/status): RSS without file-backed pages such
+// as a mapped blob's page cache, which the kernel can drop at any time.
+[[nodiscard]] std::size_t rss_anon_bytes() noexcept;
 
 // Bytes this process caused to be written to storage so far (/proc/self/io write_bytes).
 [[nodiscard]] std::uint64_t storage_write_bytes() noexcept;

@@ -42,7 +42,59 @@ void Sweeper::stop() {
 }
 
 void Sweeper::sweep(std::function<void(std::size_t)> done) {
-  sweep_blobs(0, std::move(done));
+  // Rows, then blobs (their files unlinked), then the database's free pages and WAL; `done`
+  // hears the number of blobs once all of it has happened.
+  sweep_rows(0, [this, done = std::move(done)](std::size_t) {
+    sweep_blobs(0, [this, done](std::size_t blobs) {
+      make_final([done, blobs] {
+        if (done) {
+          done(blobs);
+        }
+      });
+    });
+  });
+}
+
+void Sweeper::sweep_rows(std::size_t removed_so_far, std::function<void(std::size_t)> done) {
+  const auto now = clock_.now_ms();
+  const bool queued = executor_.submit<store::RelayStore::PurgedRows>(
+      [now](store::RelayStore& store) { return store.purge_expired_rows(now, row_batch); },
+      [this, removed_so_far, done](std::optional<store::RelayStore::PurgedRows> purged) {
+        if (!purged) {
+          done(removed_so_far);
+          return;
+        }
+        if (purged->total() > 0) {
+          log::info("retention.swept",
+                    {{"envelopes", static_cast<std::uint64_t>(purged->envelopes)},
+                     {"group_messages", static_cast<std::uint64_t>(purged->group_messages)},
+                     {"send_dedup", static_cast<std::uint64_t>(purged->send_dedup)},
+                     {"invites", static_cast<std::uint64_t>(purged->invites)}});
+        }
+        const bool more = purged->envelopes == row_batch || purged->group_messages == row_batch ||
+                          purged->send_dedup == row_batch || purged->invites == row_batch;
+        if (more) {
+          sweep_rows(removed_so_far + purged->total(), done);  // another short job
+          return;
+        }
+        done(removed_so_far + purged->total());
+      });
+  if (!queued) {
+    done(removed_so_far);
+  }
+}
+
+void Sweeper::make_final(std::function<void()> done) {
+  const bool queued = executor_.submit_alone(
+      [](store::RelayStore& store) {
+        if (!store.make_deletions_final()) {
+          log::warn("retention.checkpoint_busy", {});
+        }
+      },
+      [done](bool) { done(); });
+  if (!queued) {
+    done();
+  }
 }
 
 void Sweeper::sweep_blobs(std::size_t removed_so_far, std::function<void(std::size_t)> done) {
@@ -50,9 +102,6 @@ void Sweeper::sweep_blobs(std::size_t removed_so_far, std::function<void(std::si
   auto finish = [this, done](std::size_t removed) {
     if (removed > 0) {
       log::info("blobs.swept", {{"removed", static_cast<std::uint64_t>(removed)}});
-    }
-    if (!done) {
-      return;
     }
     // After the unlinks posted before it (the worker runs jobs in order).
     if (!blobs_.worker().post_always([done, removed] { done(removed); })) {

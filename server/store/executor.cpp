@@ -8,15 +8,22 @@ namespace lotse::store {
 Executor::Executor(RelayStore& store, Options options)
     : store_(store), options_(options), thread_([this] { loop(); }) {}
 
-Executor::~Executor() { stop(); }
+Executor::~Executor() {
+  stop();
+}
 
-bool Executor::enqueue(std::function<void(RelayStore&)> run, std::function<void(bool)> done) {
+bool Executor::submit_alone(std::function<void(RelayStore&)> run, std::function<void(bool)> done) {
+  return enqueue(std::move(run), std::move(done), true);
+}
+
+bool Executor::enqueue(std::function<void(RelayStore&)> run, std::function<void(bool)> done,
+                       bool alone) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= options_.max_pending_jobs) {
       return false;
     }
-    queue_.push_back({std::move(run), std::move(done)});
+    queue_.push_back({std::move(run), std::move(done), alone});
     ++submitted_;
   }
   wake_.notify_one();
@@ -58,12 +65,34 @@ void Executor::loop() {
       if (queue_.empty()) {
         return;  // stopping and drained
       }
+      // A batch ends before a job that must run alone; such a job is a batch of its own.
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
       batch.clear();
       for (std::size_t i = 0; i < n; ++i) {
+        if (!batch.empty() && (queue_.front().alone || batch.front().alone)) {
+          break;
+        }
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+    }
+
+    if (batch.front().alone) {
+      bool done_ok = true;
+      try {
+        batch.front().run(store_);
+      } catch (...) {
+        done_ok = false;
+      }
+      batch.front().done(done_ok);
+      {
+        std::lock_guard lock(mutex_);
+        ++completed_;
+        ++stats_.jobs;
+        stats_.failed_jobs += done_ok ? 0 : 1;
+      }
+      idle_.notify_all();
+      continue;
     }
 
     ok.assign(batch.size(), false);

@@ -29,7 +29,7 @@ class Executor {
 public:
   struct Options {
     std::size_t max_pending_jobs = 100'000;  // submit() refuses beyond this (back-pressure)
-    std::size_t max_batch = 4096;  // jobs per transaction
+    std::size_t max_batch = 4096;            // jobs per transaction
   };
 
   Executor(RelayStore& store, Options options);
@@ -43,10 +43,15 @@ public:
   template <class R>
   bool submit(std::function<R(RelayStore&)> run, std::function<void(std::optional<R>)> done) {
     auto result = std::make_shared<std::optional<R>>();
-    return enqueue(
-        [run = std::move(run), result](RelayStore& store) { *result = run(store); },
-        [done = std::move(done), result](bool ok) { done(ok ? std::move(*result) : std::nullopt); });
+    return enqueue([run = std::move(run), result](RelayStore& store) { *result = run(store); },
+                   [done = std::move(done), result](bool ok) {
+                     done(ok ? std::move(*result) : std::nullopt);
+                   });
   }
+
+  // Runs `run` on the database thread outside any transaction, between two batches (for what
+  // SQLite refuses inside one: a WAL checkpoint, VACUUM). `done` gets true if it did not throw.
+  bool submit_alone(std::function<void(RelayStore&)> run, std::function<void(bool)> done);
 
   // Completes every job submitted so far, then stops the thread. Idempotent.
   void stop();
@@ -58,8 +63,10 @@ private:
   struct Job {
     std::function<void(RelayStore&)> run;
     std::function<void(bool)> done;
+    bool alone = false;  // outside any transaction, in a batch of its own
   };
-  bool enqueue(std::function<void(RelayStore&)> run, std::function<void(bool)> done);
+  bool enqueue(std::function<void(RelayStore&)> run, std::function<void(bool)> done,
+               bool alone = false);
   void loop();
 
   RelayStore& store_;

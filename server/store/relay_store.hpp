@@ -277,6 +277,25 @@ public:
   // The blobs an account owns (to remove them, files first, before the account is erased).
   [[nodiscard]] std::vector<Blob> blobs_of(std::int64_t owner);
 
+  // --- retention (relay_store_retention.cpp) ---
+  struct PurgedRows {
+    std::size_t envelopes = 0;       // queued ciphertext past its expires_at (with group copies)
+    std::size_t group_messages = 0;  // stored group ciphertext past its expires_at
+    std::size_t send_dedup = 0;      // duplicate-send guards past their window
+    std::size_t invites = 0;         // invites past their expiry
+    [[nodiscard]] std::size_t total() const noexcept {
+      return envelopes + group_messages + send_dedup + invites;
+    }
+  };
+  // Deletes up to `limit` expired rows of each kind (at or before `now`). secure_delete zeroes
+  // them in the database file; the WAL still holds earlier page images until
+  // make_deletions_final().
+  PurgedRows purge_expired_rows(std::int64_t now, std::size_t limit);
+  // Outside any transaction (Executor::submit_alone): hands free pages back (incremental vacuum)
+  // and checkpoints the WAL with TRUNCATE, so no copy of a deleted row stays in relay.db-wal.
+  // False if a reader kept the checkpoint from finishing (the next sweep tries again).
+  bool make_deletions_final();
+
 private:
   struct Statements;
   struct GroupStatements;

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// Retention on the relay, proven on the raw bytes: queued ciphertext past envelope_lifetime,
+// duplicate-send guards past send_dedup_window and invites past their expiry are removed by the
+// sweeper (fake clock), and afterwards no byte of a marker ciphertext is left in relay.db,
+// relay.db-wal or relay.db-shm. Acknowledged ciphertext leaves no page image behind either.
+#include "files_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <fstream>
+#include <iterator>
+
+using namespace lotse;
+using namespace lotse::test;
+
+namespace {
+
+relay::Limits short_lives() {
+  relay::Limits l;
+  l.envelope_lifetime = std::chrono::seconds(3600);
+  l.send_dedup_window = std::chrono::seconds(600);
+  return l;
+}
+
+// A marker that appears nowhere else: 48 random-looking bytes, hex, unique per test.
+std::string marker(char tag) {
+  std::string m = "LOTSE-RETENTION-MARKER-";
+  m += tag;
+  for (int i = 0; i < 40; ++i) {
+    m += static_cast<char>('a' + (i * 7 + tag) % 26);
+  }
+  return m;
+}
+
+std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Every byte the relay's database has on disk: the file, its WAL and its shared-memory index.
+std::string database_bytes(InProcessRelay& r) {
+  r.executor.flush();
+  const auto dir = r.store.blob_directory().parent_path();
+  std::string all;
+  for (const char* name : {"relay.db", "relay.db-wal", "relay.db-shm"}) {
+    all += file_bytes(dir / name);
+  }
+  return all;
+}
+
+bool holds(InProcessRelay& r, const std::string& needle) {
+  return database_bytes(r).find(needle) != std::string::npos;
+}
+
+v1::ServerFrame send_text(Client& from, const Client& to, const std::string& ciphertext,
+                          std::uint64_t number) {
+  v1::ClientFrame f;
+  f.set_request_id(from.rid());
+  auto* s = f.mutable_send();
+  s->set_client_message_id(message_id(number));
+  auto* e = s->add_envelopes();
+  e->set_recipient_account_id(to.device.account_id);
+  e->set_recipient_device_id(1);
+  e->set_ciphertext(ciphertext);
+  return from.conn->request(f);
+}
+
+std::uint32_t queued_for(InProcessRelay& r, const Client& c) {
+  std::uint32_t n = 0;
+  const auto account = c.device.account_id;
+  REQUIRE(r.executor.submit<bool>(
+      [&](store::RelayStore& s) {
+        const auto row = s.db().query_int(
+            "SELECT d.id FROM devices d JOIN accounts a ON a.id = d.account WHERE a.public_id = '" +
+            account + "' AND d.device_no = 1");
+        n = s.queued(row);
+        return true;
+      },
+      [](std::optional<bool>) {}));
+  r.executor.flush();
+  return n;
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("relay retention");
+
+TEST_CASE("expired queued ciphertext is swept and no byte of it stays in the db, -wal or -shm") {
+  GroupOrg org(short_lives());
+  const auto kept = marker('k');
+  const auto expired = marker('x');
+  REQUIRE(send_text(*org.anna, *org.ben, expired, 1).has_sent());
+  CHECK(queued_for(org.relay, *org.ben) == 1);
+  // The proof can fail: before the sweep the marker is on disk.
+  CHECK(holds(org.relay, expired));
+
+  org.relay.clock.advance(std::chrono::seconds(1800));
+  REQUIRE(send_text(*org.anna, *org.ben, kept, 2).has_sent());
+  CHECK(queued_for(org.relay, *org.ben) == 2);
+  sweep(org.relay);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 2);  // nothing due yet
+  CHECK(holds(org.relay, expired));
+
+  org.relay.clock.advance(std::chrono::seconds(1800));  // the first is 3600 s old
+  sweep(org.relay);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 1);
+  CHECK(queued_for(org.relay, *org.ben) == 1);
+  CHECK_FALSE(holds(org.relay, expired));
+  CHECK(holds(org.relay, kept));
+  const auto dir = org.relay.store.blob_directory().parent_path();
+  CHECK(std::filesystem::file_size(dir / "relay.db-wal") == 0);  // checkpointed and truncated
+
+  org.relay.clock.advance(std::chrono::seconds(1800));
+  sweep(org.relay);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 0);
+  CHECK(queued_for(org.relay, *org.ben) == 0);
+  CHECK_FALSE(holds(org.relay, kept));
+}
+
+TEST_CASE("duplicate-send guards and invites go when their window ends") {
+  GroupOrg org(short_lives());
+  REQUIRE(send_text(*org.anna, *org.ben, marker('d'), 1).has_sent());
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM send_dedup") == 1);
+  const auto invites = count_rows(org.relay, "SELECT count(*) FROM invites");
+  v1::ClientFrame f;
+  f.set_request_id(org.anna->rid());
+  f.mutable_create_invite()->set_role(v1::CLIENT);
+  f.mutable_create_invite()->set_expires_in_seconds(1200);
+  REQUIRE(org.anna->conn->request(f).has_invite_created());
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM invites") == invites + 1);
+
+  org.relay.clock.advance(std::chrono::seconds(599));
+  sweep(org.relay);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM send_dedup") == 1);
+  org.relay.clock.advance(std::chrono::seconds(1));
+  sweep(org.relay);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM send_dedup") == 0);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM invites") == invites + 1);
+  org.relay.clock.advance(std::chrono::seconds(600));
+  sweep(org.relay);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM invites WHERE expires_at <= " +
+                                  std::to_string(org.relay.clock.now_ms())) == 0);
+}
+
+TEST_CASE("acknowledged ciphertext leaves no page image in the WAL after a sweep") {
+  GroupOrg org(short_lives());
+  const auto acked = marker('a');
+  REQUIRE(send_text(*org.anna, *org.ben, acked, 1).has_sent());
+  CHECK(holds(org.relay, acked));
+  const auto got = org.ben->conn->deliveries(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].ciphertext() == acked);
+  REQUIRE(org.ben->ack({got[0].envelope_id()}).has_acked());
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 0);
+  sweep(org.relay);  // nothing expired: the sweep still makes the deletion final
+  CHECK_FALSE(holds(org.relay, acked));
+}
+
+TEST_CASE("Executor::submit_alone runs between batches, outside any transaction") {
+  InProcessRelay r;
+  std::vector<int> autocommit;  // on the database thread only, read after flush()
+  std::vector<bool> done;
+  const auto in_job = [&](store::RelayStore& s) {
+    autocommit.push_back(sqlite3_get_autocommit(s.db().handle()));
+  };
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(r.executor.submit<bool>(
+        [&](store::RelayStore& s) {
+          in_job(s);
+          return true;
+        },
+        [&](std::optional<bool> ok) { done.push_back(ok.has_value()); }));
+    REQUIRE(r.executor.submit_alone(in_job, [&](bool ok) { done.push_back(ok); }));
+  }
+  REQUIRE(r.executor.submit_alone([](store::RelayStore&) { throw std::runtime_error("refused"); },
+                                  [&](bool ok) { done.push_back(ok); }));
+  r.executor.flush();
+  CHECK(autocommit == std::vector<int>{0, 1, 0, 1, 0, 1});  // 0: inside BEGIN ... COMMIT
+  CHECK(done == std::vector<bool>{true, true, true, true, true, true, false});
+}

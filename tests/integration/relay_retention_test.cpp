@@ -180,3 +180,28 @@ TEST_CASE("Executor::submit_alone runs between batches, outside any transaction"
   CHECK(autocommit == std::vector<int>{0, 1, 0, 1, 0, 1});  // 0: inside BEGIN ... COMMIT
   CHECK(done == std::vector<bool>{true, true, true, true, true, true, false});
 }
+
+TEST_CASE("every table of the relay's database is described in docs/PRIVACY.md") {
+  InProcessRelay r;
+  const auto privacy =
+      file_bytes(std::filesystem::path(LOTSE_TESTS_DIR) / ".." / "docs" / "PRIVACY.md");
+  REQUIRE_FALSE(privacy.empty());
+  std::vector<std::string> tables;
+  REQUIRE(r.executor.submit<bool>(
+      [&](store::RelayStore& s) {
+        auto st = s.db().prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+        while (st.step()) {
+          tables.push_back(st.column_text(0));
+        }
+        return true;
+      },
+      [](std::optional<bool>) {}));
+  r.executor.flush();
+  CHECK(tables.size() >= 14);
+  for (const auto& table : tables) {
+    // A row of the database table in PRIVACY.md: purpose, legal basis, lifetime, who sees it.
+    CHECK_MESSAGE(privacy.find("| `" + table + "` |") != std::string::npos,
+                  "table " << table << " has no row in docs/PRIVACY.md");
+  }
+}

@@ -5,7 +5,8 @@
 // run, a bare Beast TLS WebSocket echo server with the same TLS context as the raw limit.
 //
 //   build/bench/tests/bench/bench_relay [--quick]
-//       [--phases echo,online,durable,groups,files,memory] [--file-mib N] [--file-window-mib N]
+//       [--phases echo,online,durable,groups,files,sweep,memory] [--file-mib N]
+//       [--file-window-mib N] [--sweep-rows N]
 //       [--relay-threads N] [--client-threads N] [--pairs N] [--window N]
 //       [--durable-messages N] [--group-deliveries N] [--group-window N]
 //       [--idle-connections N] [--synchronous full|normal]
@@ -48,6 +49,10 @@
 //    127.0.0.1, 1 MiB writes, no TLS) and files_secretstream_* / files_file_encrypt|decrypt_*
 //    (the client's encryption in memory, one core). Memory: heap and RSS peak growth of the
 //    whole process for a small blob and for the full size; they should not differ by the size.
+//  * sweep_*: the retention sweeper. --sweep-rows expired envelopes (256 B each) are queued, then
+//    one sweep deletes them and truncates the WAL (sweep_alone_rows_per_s); then 1:1 delivery
+//    latency at half of online_max (2,000 msgs/s if online did not run), once without and once
+//    with a sweep of as many rows running at the same time (sweep_baseline_*, sweep_during_*).
 //  * idle_connection_*: 10,000 clients in a child process (this binary, --idle-child) connect from
 //    127.0.0.1..8, each logs in and stays idle; the relay's growth of glibc heap in use (mallinfo2
 //    over all arenas) and of RSS, divided by the connections. Clients in another process keep
@@ -83,6 +88,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -105,7 +111,8 @@ constexpr std::size_t payload_bytes = 256;  // a padded chat line's ciphertext (
 
 struct Settings {
   bool quick = false;
-  std::vector<std::string> phases{"echo", "online", "durable", "groups", "files", "memory"};
+  std::vector<std::string> phases{"echo",  "online", "durable", "groups",
+                                  "files", "sweep",  "memory"};
   unsigned relay_threads = 2;
   unsigned client_threads = 1;
   std::size_t pairs = 8;
@@ -119,6 +126,7 @@ struct Settings {
   std::size_t idle_connections = 10'000;
   std::size_t group_deliveries = 300'000;  // per fan-out case
   std::size_t group_window = 128;          // messages in flight from the group sender
+  std::size_t sweep_rows = 200'000;        // expired envelopes per sweep of the sweep phase
   std::size_t file_mib = 512;              // the large blob of the files phase
   // Bytes in flight, each way; the client's own window (docs/PROTOCOL.md 2.18: the relay drops a
   // connection whose queued answers pass max_outgoing_bytes, 8 MiB by default).
@@ -545,6 +553,76 @@ void files(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const Settin
   }
 }
 
+// --- retention sweep
+// ------------------------------------------------------------------------------
+
+// Queues `n` already-expired envelopes (256 random bytes each) for the last device of the bench,
+// which no lane uses, in jobs of 10,000 rows.
+void queue_expired(RelayUnderTest& relay, std::size_t n) {
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t batch = std::min<std::size_t>(10'000, n - done);
+    const bool queued = relay.executor().submit<bool>(
+        [batch](store::RelayStore& s) {
+          const auto device = s.db().query_int("SELECT max(id) FROM devices");
+          auto st = s.db().prepare(
+              "INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
+              "ciphertext, created_at, expires_at) VALUES (?1, ?1, randomblob(16), "
+              "randomblob(256), 0, 1)");
+          for (std::size_t i = 0; i < batch; ++i) {
+            st.reset().bind(1, device).run();
+          }
+          return true;
+        },
+        [](std::optional<bool>) {});
+    if (!queued) {
+      throw std::runtime_error("the executor refused the expired envelopes");
+    }
+    done += batch;
+  }
+  relay.executor().flush();
+}
+
+// Starts a sweep; the future is ready once it has deleted everything and finalised the WAL.
+std::future<double> start_sweep(RelayUnderTest& relay) {
+  auto finished = std::make_shared<std::promise<double>>();
+  auto result = finished->get_future();
+  const auto t0 = now_ns();
+  relay.relay().sweep([finished, t0](std::size_t) {
+    finished->set_value(static_cast<double>(now_ns() - t0) * 1e-9);
+  });
+  return result;
+}
+
+// Sweeper throughput, and 1:1 delivery latency at a fixed rate without and with a sweep of
+// --sweep-rows expired envelopes running at the same time.
+void sweep_phase(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const Settings& settings,
+                 double online_rate) {
+  const std::size_t rows = settings.sweep_rows;
+  queue_expired(relay, rows);
+  const double alone_s = start_sweep(relay).get();
+  emit("sweep_rows", static_cast<double>(rows), "expired envelopes (256 B ciphertext each)");
+  emit("sweep_alone_rows_per_s", static_cast<double>(rows) / alone_s,
+       "envelopes deleted per second, WAL truncated at the end (no other load)");
+
+  const double rate = online_rate > 0 ? 0.5 * online_rate : 2000;
+  auto lanes = online_lanes(loadgen, relay.port(), pin, settings);
+  const auto quiet = open_loop(lanes, relay.threads(), loadgen, settings, rate);
+  emit_latency("sweep_baseline", quiet, true);
+  queue_expired(relay, rows);
+  auto sweeping = start_sweep(relay);
+  const auto busy = open_loop(lanes, relay.threads(), loadgen, settings, rate);
+  const double during_s = sweeping.get();
+  abort_lanes(lanes);
+  emit_latency("sweep_during", busy, true);
+  emit("sweep_during_seconds", during_s,
+       "s the sweep took under load (the latency window is --open-s; compare)");
+  emit("sweep_during_rows_per_s", static_cast<double>(rows) / during_s,
+       "envelopes deleted per second while deliveries run");
+  if (quiet.p99_us > 0) {
+    emit("sweep_p99_ratio_to_baseline", busy.p99_us / quiet.p99_us, "x (same offered rate)");
+  }
+}
+
 // --- main ---------------------------------------------------------------------------------------
 
 Settings parse(int argc, char** argv) {
@@ -568,6 +646,9 @@ Settings parse(int argc, char** argv) {
       s.idle_connections = 1'000;
       s.group_deliveries = 60'000;
       s.file_mib = 128;
+      s.sweep_rows = 50'000;
+    } else if (arg == "--sweep-rows") {
+      s.sweep_rows = std::stoul(value());
     } else if (arg == "--file-mib") {
       s.file_mib = std::stoul(value());
     } else if (arg == "--file-window-mib") {
@@ -734,6 +815,10 @@ int run(Settings settings) {
 
   if (settings.runs("files")) {
     files(relay, *loadgen, pin, settings);
+  }
+
+  if (settings.runs("sweep")) {
+    sweep_phase(relay, *loadgen, pin, settings, online_rate);
   }
 
   if (settings.runs("memory")) {

@@ -11,6 +11,7 @@
 //   client.throughput: a sender loop of send_text for ~5 s, the receiver counting events.
 //   client.files: send_file of a --file-mib MiB file (default 256) and the other Client's
 //                 get_file of it, beside FileEncryptor/FileDecryptor on the same bytes in memory.
+#include "bench_file_crypto.hpp"
 #include "bench_support.hpp"
 
 #include "client/client.hpp"
@@ -21,7 +22,6 @@
 #include "net/relay_connection.hpp"
 #include "net/server.hpp"
 #include "net/tls.hpp"
-#include "protocol/file_stream.hpp"
 #include "relay/log.hpp"
 #include "relay/relay.hpp"
 #include "store/executor.hpp"
@@ -608,28 +608,9 @@ void bench_client_files(BenchRelay& relay, std::size_t mib) {
               "GB/s of plaintext (download, decrypt, verify, write, fsync, rename)");
 
   // The client's crypto alone on the same amount, in memory.
-  protocol::FileEncryptor encryptor(crypto::system_rng());
-  std::vector<std::uint8_t> block(1024 * 1024);
-  crypto::system_rng().fill(block);
-  std::vector<crypto::Bytes> blob;
-  const auto e0 = Clock::now();
-  blob.push_back(encryptor.header());
-  for (std::size_t i = 0; i < mib; ++i) {
-    blob.push_back(encryptor.update(block));
-  }
-  blob.push_back(encryptor.finish());
-  const double enc_s = std::chrono::duration<double>(Clock::now() - e0).count();
-  protocol::FileDecryptor decryptor(encryptor.reference());
-  const auto d0 = Clock::now();
-  for (const auto& part : blob) {
-    if (!decryptor.update(part)) {
-      fail("FileDecryptor refused its own blob");
-    }
-  }
-  if (!decryptor.finish()) {
-    fail("FileDecryptor refused its own blob at the end");
-  }
-  const double dec_s = std::chrono::duration<double>(Clock::now() - d0).count();
+  const auto floor = bench::file_crypto(mib);
+  const double enc_s = gb / floor.encrypt_gb_per_s;
+  const double dec_s = gb / floor.decrypt_gb_per_s;
   bench::emit("client.files", "file_encrypt_gbps", gb / enc_s,
               "GB/s (FileEncryptor in memory, one core: the floor for send_file)");
   bench::emit("client.files", "file_decrypt_gbps", gb / dec_s,

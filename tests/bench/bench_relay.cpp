@@ -553,8 +553,7 @@ void files(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const Settin
   }
 }
 
-// --- retention sweep
-// ------------------------------------------------------------------------------
+// --- retention sweep ----------------------------------------------------------------------------
 
 // Queues `n` already-expired envelopes (256 random bytes each) for the last device of the bench,
 // which no lane uses, in jobs of 10,000 rows.

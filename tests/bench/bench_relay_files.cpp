@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "bench_relay_files.hpp"
 
+#include "bench_file_crypto.hpp"
+
 #include "protocol/file_stream.hpp"
+#include "relay/wire_varint.hpp"
 
 #include "crypto/rng.hpp"
 #include "lotse/v1/relay.pb.h"
@@ -34,44 +37,28 @@ using namespace std::chrono_literals;
 // twice (set_data, then serialise). The load generator writes the wire bytes directly, as a lean
 // client would; the first frame of every upload is checked against protobuf's parser.
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-std::size_t varint_size(std::uint64_t v) {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 // ClientFrame{request_id, upload_chunk = 17 {blob_id = 1, offset = 2, data = 3}}.
 std::string upload_chunk_frame(std::uint64_t request_id, const std::string& blob_id,
                                std::uint64_t offset, std::string_view data) {
-  const std::size_t inner = 1 + varint_size(blob_id.size()) + blob_id.size() +
-                            (offset != 0 ? 1 + varint_size(offset) : 0) + 1 +
-                            varint_size(data.size()) + data.size();
+  namespace varint = relay::wire_varint;
+  const std::size_t inner = 1 + varint::size(blob_id.size()) + blob_id.size() +
+                            (offset != 0 ? 1 + varint::size(offset) : 0) + 1 +
+                            varint::size(data.size()) + data.size();
   std::string out;
   out.reserve(16 + inner);
   out.push_back(0x08);  // request_id, varint
-  put_varint(out, request_id);
-  put_varint(out, (17U << 3) | 2U);  // upload_chunk, length-delimited
-  put_varint(out, inner);
+  varint::put(out, request_id);
+  varint::put(out, varint::tag(17, varint::length_delimited));  // upload_chunk
+  varint::put(out, inner);
   out.push_back(0x0a);  // blob_id
-  put_varint(out, blob_id.size());
+  varint::put(out, blob_id.size());
   out.append(blob_id);
   if (offset != 0) {
     out.push_back(0x10);  // offset
-    put_varint(out, offset);
+    varint::put(out, offset);
   }
   out.push_back(0x1a);  // data
-  put_varint(out, data.size());
+  varint::put(out, data.size());
   out.append(data);
   return out;
 }
@@ -239,20 +226,8 @@ TransferResult BlobTransfer::run(State& st, const ServerThreads& server) {
 TransferResult BlobTransfer::upload(std::size_t bytes, std::size_t chunk, std::size_t window,
                                     const ServerThreads& server, std::string& blob_id) {
   v1::ClientFrame create;
-  create.set_request_id(next_request_++);
   create.mutable_create_upload()->set_size(bytes);
-  run_on(loadgen_.io(0), [&] { peer_->start_reading([](std::string_view) {}); });
-  std::promise<v1::ServerFrame> answer;
-  run_on(loadgen_.io(0), [&] {
-    peer_->start_reading([&answer, id = create.request_id()](std::string_view b) {
-      v1::ServerFrame f;
-      if (f.ParseFromArray(b.data(), static_cast<int>(b.size())) && f.request_id() == id) {
-        answer.set_value(std::move(f));
-      }
-    });
-    peer_->send(create.SerializeAsString());
-  });
-  const auto created = answer.get_future().get();
+  const auto created = request(create);
   if (!created.has_upload_created()) {
     throw std::runtime_error("CreateUpload refused: " + created.error().message());
   }
@@ -301,20 +276,27 @@ TransferResult BlobTransfer::download(const std::string& blob_id, std::size_t by
 
 void BlobTransfer::remove(const std::string& blob_id) {
   v1::ClientFrame f;
-  f.set_request_id(next_request_++);
   f.mutable_delete_blob()->set_blob_id(blob_id);
-  std::promise<void> answered;
+  (void)request(f);
+}
+
+// The peer reads with callbacks (start_reading) between transfers, so relay_request's
+// Peer::read cannot be used here: the answer is picked out by a callback instead.
+v1::ServerFrame BlobTransfer::request(v1::ClientFrame frame) {
+  frame.set_request_id(next_request_++);
+  std::promise<v1::ServerFrame> answer;
   run_on(loadgen_.io(0), [&] {
-    peer_->start_reading([&answered, id = f.request_id()](std::string_view b) {
-      v1::ServerFrame r;
-      if (r.ParseFromArray(b.data(), static_cast<int>(b.size())) && r.request_id() == id) {
-        answered.set_value();
+    peer_->start_reading([&answer, id = frame.request_id()](std::string_view b) {
+      v1::ServerFrame f;
+      if (f.ParseFromArray(b.data(), static_cast<int>(b.size())) && f.request_id() == id) {
+        answer.set_value(std::move(f));
       }
     });
-    peer_->send(f.SerializeAsString());
+    peer_->send(frame.SerializeAsString());
   });
-  answered.get_future().get();
+  auto reply = answer.get_future().get();
   run_on(loadgen_.io(0), [&] { peer_->start_reading([](std::string_view) {}); });
+  return reply;
 }
 
 // --- baselines ----------------------------------------------------------------------------------
@@ -417,46 +399,9 @@ StreamCryptoResult stream_crypto(std::size_t bytes) {
   r.secretstream_pull_gb_per_s = gb / (static_cast<double>(now_ns() - t0) * 1e-9);
   sealed.clear();
 
-  // The file format as the client uses it: encrypt in 1 MiB reads, as send_file does, each
-  // sealed piece dropped once written (as after an upload); then decrypt a stored blob of up to
-  // 64 MiB back, its pieces dropped as well (as after they are written to disk).
-  const std::string big = random_block(1024 * 1024);
-  const std::size_t reads = std::max<std::size_t>(1, bytes / big.size());
-  const double big_gb = static_cast<double>(reads * big.size()) / 1e9;
-  {
-    protocol::FileEncryptor encryptor(crypto::system_rng());
-    t0 = now_ns();
-    std::size_t sealed_bytes = encryptor.header().size();
-    for (std::size_t i = 0; i < reads; ++i) {
-      sealed_bytes += encryptor.update(crypto::as_bytes(big)).size();
-    }
-    sealed_bytes += encryptor.finish().size();
-    r.file_encrypt_gb_per_s = big_gb / (static_cast<double>(now_ns() - t0) * 1e-9);
-    if (sealed_bytes <= reads * big.size()) {
-      throw std::runtime_error("FileEncryptor sealed less than it was given");
-    }
-  }
-  const std::size_t stored_reads = std::min<std::size_t>(reads, 64);
-  const double stored_gb = static_cast<double>(stored_reads * big.size()) / 1e9;
-  protocol::FileEncryptor encryptor(crypto::system_rng());
-  std::vector<crypto::Bytes> blob;
-  blob.push_back(encryptor.header());
-  for (std::size_t i = 0; i < stored_reads; ++i) {
-    blob.push_back(encryptor.update(crypto::as_bytes(big)));
-  }
-  blob.push_back(encryptor.finish());
-  protocol::FileDecryptor decryptor(encryptor.reference());
-  t0 = now_ns();
-  for (const auto& part : blob) {
-    auto plain_part = decryptor.update(part);
-    if (!plain_part) {
-      throw std::runtime_error("FileDecryptor refused its own blob");
-    }
-  }
-  if (!decryptor.finish()) {
-    throw std::runtime_error("FileDecryptor refused its own blob at the end");
-  }
-  r.file_decrypt_gb_per_s = stored_gb / (static_cast<double>(now_ns() - t0) * 1e-9);
+  const auto file = file_crypto(std::max<std::size_t>(1, bytes / (1024 * 1024)));
+  r.file_encrypt_gb_per_s = file.encrypt_gb_per_s;
+  r.file_decrypt_gb_per_s = file.decrypt_gb_per_s;
   return r;
 }
 

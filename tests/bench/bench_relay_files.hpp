@@ -67,6 +67,8 @@ public:
 
 private:
   TransferResult run(State& state, const ServerThreads& server);
+  // One request and its answer (the Error frame included), outside a transfer.
+  v1::ServerFrame request(v1::ClientFrame frame);
 
   LoadGen& loadgen_;
   std::shared_ptr<Peer> peer_;

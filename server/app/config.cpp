@@ -279,9 +279,10 @@ std::vector<OptionSpec> make_specs() {
   specs.push_back(seconds("limits.blob_lifetime",
                           "How long a blob is kept after its upload began, read or not",
                           &L::blob_lifetime));
-  specs.push_back(seconds("limits.blob_sweep_interval",
-                          "Between sweeps: expired envelopes, invites, blobs and uploads go, then the WAL is truncated",
-                          &L::blob_sweep_interval));
+  specs.push_back(seconds(
+      "limits.blob_sweep_interval",
+      "Between sweeps: expired envelopes, invites, blobs and uploads go, then the WAL is truncated",
+      &L::blob_sweep_interval));
   specs.push_back(rate("limits.transfer_bytes_per_second",
                        "Upload and download bytes per second per account (token bucket rate)",
                        &L::transfer_bytes_per_second));

@@ -292,8 +292,8 @@ public:
   // make_deletions_final().
   PurgedRows purge_expired_rows(std::int64_t now, std::size_t limit);
   // Outside any transaction (Executor::submit_alone): hands up to 1024 free pages back
-  // (incremental vacuum)
-  // and checkpoints the WAL with TRUNCATE, so no copy of a deleted row stays in relay.db-wal.
+  // (incremental vacuum) and checkpoints the WAL with TRUNCATE, so no copy of a deleted row
+  // stays in relay.db-wal.
   // False if a reader kept the checkpoint from finishing (the next sweep tries again).
   bool make_deletions_final();
 

@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 using namespace lotse;
 using namespace lotse::test;
@@ -54,28 +55,23 @@ bool holds(InProcessRelay& r, const std::string& needle) {
   return database_bytes(r).find(needle) != std::string::npos;
 }
 
+// A pairwise Send of `ciphertext` to `to`'s device 1.
 v1::ServerFrame send_text(Client& from, const Client& to, const std::string& ciphertext,
                           std::uint64_t number) {
-  v1::ClientFrame f;
-  f.set_request_id(from.rid());
-  auto* s = f.mutable_send();
-  s->set_client_message_id(message_id(number));
-  auto* e = s->add_envelopes();
-  e->set_recipient_account_id(to.device.account_id);
-  e->set_recipient_device_id(1);
-  e->set_ciphertext(ciphertext);
-  return from.conn->request(f);
+  return from.send_to(to.device.account_id, 1, ciphertext, number);
 }
 
 std::uint32_t queued_for(InProcessRelay& r, const Client& c) {
-  std::uint32_t n = 0;
+  std::uint32_t n = std::numeric_limits<std::uint32_t>::max();  // no such device: fails below
   const auto account = c.device.account_id;
   REQUIRE(r.executor.submit<bool>(
       [&](store::RelayStore& s) {
-        const auto row = s.db().query_int(
-            "SELECT d.id FROM devices d JOIN accounts a ON a.id = d.account WHERE a.public_id = '" +
-            account + "' AND d.device_no = 1");
-        n = s.queued(row);
+        auto row = s.db().prepare(
+            "SELECT d.id FROM devices d JOIN accounts a ON a.id = d.account "
+            "WHERE a.public_id = ?1 AND d.device_no = 1");
+        if (row.bind(1, account).step()) {
+          n = s.queued(row.column_int(0));
+        }
         return true;
       },
       [](std::optional<bool>) {}));

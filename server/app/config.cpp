@@ -283,6 +283,11 @@ std::vector<OptionSpec> make_specs() {
       "limits.blob_sweep_interval",
       "Between sweeps: expired envelopes, invites, blobs and uploads go, then the WAL is truncated",
       &L::blob_sweep_interval));
+  specs.push_back(
+      seconds("limits.deletion_journal_lifetime",
+              "How long deletions.db keeps the ids of deleted envelopes, prekeys, blobs "
+              "and accounts; an older backup cannot be restored",
+              &L::deletion_journal_lifetime));
   specs.push_back(rate("limits.transfer_bytes_per_second",
                        "Upload and download bytes per second per account (token bucket rate)",
                        &L::transfer_bytes_per_second));

@@ -47,6 +47,9 @@ struct Limits {
   std::chrono::seconds upload_timeout{24 * 3600};      // CreateUpload to complete
   std::chrono::seconds blob_lifetime{30 * 24 * 3600};  // CreateUpload to removal
   std::chrono::seconds blob_sweep_interval{60};        // expired blobs and uploads removed
+  // Ids of deleted envelopes, prekeys, blobs and accounts (data_dir/deletions.db) are kept this
+  // long, so a restore re-applies them; a backup older than this cannot be restored.
+  std::chrono::seconds deletion_journal_lifetime{90 * 24 * 3600};
   double transfer_bytes_per_second = 4294967296.0;  // per account: UploadChunk and ReadBlob bytes
   double transfer_burst_bytes = 268435456.0;
 };

@@ -2,9 +2,11 @@
 // lotse-relay: the self-hosted relay. Subcommands:
 //   serve                    run the relay
 //   invite create            print a new invite (works while the relay runs)
+//   backup create|restore    snapshot the data directory (while the relay runs); restore one
 //   config example           print a TOML file with every key at its default
 // Every subcommand takes --config FILE and --data-dir DIR; serve also takes every config key.
 #include "app/admin.hpp"
+#include "app/backup.hpp"
 #include "app/config.hpp"
 #include "app/serve.hpp"
 
@@ -128,6 +130,34 @@ int main(int argc, char** argv) {
       "example",
       "Print a TOML configuration with every key at its default (deploy/lotse-relay.toml)");
 
+  CommonOptions backup_options;
+  auto* backup = app.add_subcommand("backup", "Back up the relay's data, or restore a backup");
+  backup->require_subcommand(1);
+  auto* backup_create = backup->add_subcommand(
+      "create",
+      "Write a consistent snapshot of the database, its blob files and the generated certificate "
+      "into a new directory; works while the relay runs");
+  add_common(*backup_create, backup_options, false);
+  std::string backup_out;
+  backup_create->add_option("--out", backup_out, "New or empty directory for the backup")
+      ->required();
+  auto* backup_restore = backup->add_subcommand(
+      "restore",
+      "Put a backup in place of the database and blob files, then delete again everything the "
+      "deletion journal (data_dir/deletions.db) says was deleted since; the relay must be "
+      "stopped");
+  add_common(*backup_restore, backup_options, false);
+  std::string backup_from;
+  bool without_journal = false;
+  backup_restore->add_option("--from", backup_from, "Directory written by `backup create`")
+      ->required();
+  backup_restore->add_flag(
+      "--without-journal", without_journal,
+      "Restore although the deletion journal cannot prove every deletion since the backup "
+      "(missing, of another database, or the backup older than limits.deletion_journal_lifetime): "
+      "acknowledged messages, used one-time prekeys, deleted files and erased accounts it does "
+      "not hold come back");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -163,6 +193,21 @@ int main(int argc, char** argv) {
       std::cout << lotse::app::create_invite(config, store, parse_role(role), lifetime, uses,
                                              clock.now_ms())
                 << std::endl;
+      return 0;
+    }
+    if (backup_create->parsed()) {
+      const Config config = load(backup_options);
+      const lotse::relay::SystemClock clock;
+      const auto result = lotse::app::create_backup(config, backup_out, clock.now_ms());
+      std::cout << lotse::app::describe(result, backup_out) << std::endl;
+      return 0;
+    }
+    if (backup_restore->parsed()) {
+      const Config config = load(backup_options);
+      const lotse::relay::SystemClock clock;
+      const auto result = lotse::app::restore_backup(config, backup_from, clock.now_ms(),
+                                                     {.without_journal = without_journal});
+      std::cout << lotse::app::describe(result, config) << std::endl;
       return 0;
     }
   } catch (const std::exception& e) {

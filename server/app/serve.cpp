@@ -2,6 +2,8 @@
 #include "app/serve.hpp"
 
 #include "app/admin.hpp"
+#include "app/backup.hpp"
+#include "app/data_dir_lock.hpp"
 
 #include "net/server.hpp"
 #include "net/tls.hpp"
@@ -39,6 +41,15 @@ int serve(const Config& config) {
   relay::log::set_min_level(level_of(config.log_level));
   std::filesystem::create_directories(config.data_dir);
   ::chmod(config.data_dir.c_str(), 0700);
+  // For the relay's whole life: no second relay, and no restore, on the same files.
+  const DataDirLock lock(config.data_dir, "another lotse-relay is serving " +
+                                              config.data_dir.string() +
+                                              ", or a backup restore is running on it");
+  if (restore_interrupted(config.data_dir)) {
+    throw std::runtime_error("a backup restore into " + config.data_dir.string() +
+                             " stopped while moving files into place; run `lotse-relay backup "
+                             "restore` again before starting the relay");
+  }
 
   net::CertificateFiles tls_files;
   if (config.certificate.empty()) {

@@ -126,7 +126,7 @@ void Blobs::reconcile(store::Executor& executor) {
   if (!lost.empty() || !whole.empty()) {
     (void)on_database<bool>(executor, [lost, whole](store::RelayStore& s) {
       for (const auto& id : lost) {
-        s.delete_blob(id);
+        s.delete_blob(id, std::nullopt);  // not journaled: a restore may bring its file back
       }
       for (const auto& id : whole) {
         s.complete_blob(id);

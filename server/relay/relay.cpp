@@ -30,7 +30,8 @@ Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, c
       clock_(clock),
       rng_(rng),
       blobs_(std::make_unique<Blobs>(executor)),
-      sweeper_(std::make_unique<Sweeper>(executor, *blobs_, clock, limits_.blob_sweep_interval)) {
+      sweeper_(std::make_unique<Sweeper>(executor, *blobs_, clock, limits_.blob_sweep_interval,
+                                         limits_.deletion_journal_lifetime)) {
   sweeper_->start();
 }
 

@@ -584,8 +584,8 @@ void Session::on_fetch_bundles(const v1::ClientFrame& frame) {
   };
   submit<Outcome>(
       id,
-      [from = account_, target,
-       threshold = relay_.limits().low_prekey_threshold](store::RelayStore& store) {
+      [from = account_, target, threshold = relay_.limits().low_prekey_threshold,
+       now = relay_.clock().now_ms()](store::RelayStore& store) {
         Outcome out;
         const auto* a = store.account_by_public_id(target);
         if (a == nullptr) {
@@ -610,7 +610,7 @@ void Session::on_fetch_bundles(const v1::ClientFrame& frame) {
           spk->set_public_key(d->signed_prekey.public_key.data(),
                               d->signed_prekey.public_key.size());
           spk->set_signature(d->signed_prekey.signature.data(), d->signed_prekey.signature.size());
-          if (auto opk = store.take_one_time_prekey(d->id)) {
+          if (auto opk = store.take_one_time_prekey(d->id, now)) {
             auto* o = bundle->mutable_one_time_prekey();
             o->set_id(opk->id);
             o->set_public_key(opk->public_key.data(), opk->public_key.size());

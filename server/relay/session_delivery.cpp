@@ -211,8 +211,8 @@ void Session::on_ack(const v1::ClientFrame& frame) {
   }
   submit<std::size_t>(
       id,
-      [device = device_, ids](store::RelayStore& store) {
-        return store.delete_envelopes(device, ids);
+      [device = device_, ids, now = relay_.clock().now_ms()](store::RelayStore& store) {
+        return store.delete_envelopes(device, ids, now);
       },
       [this, id, ids](std::size_t) {
         for (auto e : ids) {

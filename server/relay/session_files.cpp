@@ -531,9 +531,9 @@ void Session::on_delete_blob(const v1::ClientFrame& frame) {
   }
   submit<bool>(
       id,
-      [blob_id, account = account_](store::RelayStore& store) {
+      [blob_id, account = account_, now = relay_.clock().now_ms()](store::RelayStore& store) {
         const auto blob = store.blob(blob_view(blob_id));
-        return blob && blob->owner == account && store.delete_blob(blob_view(blob_id));
+        return blob && blob->owner == account && store.delete_blob(blob_view(blob_id), now);
       },
       [this, id](bool deleted) {
         if (!deleted) {

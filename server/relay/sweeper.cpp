@@ -11,8 +11,12 @@
 namespace lotse::relay {
 
 Sweeper::Sweeper(store::Executor& executor, Blobs& blobs, const Clock& clock,
-                 std::chrono::seconds interval)
-    : executor_(executor), blobs_(blobs), clock_(clock), interval_(interval) {}
+                 std::chrono::seconds interval, std::chrono::seconds journal_lifetime)
+    : executor_(executor),
+      blobs_(blobs),
+      clock_(clock),
+      interval_(interval),
+      journal_lifetime_(journal_lifetime) {}
 
 Sweeper::~Sweeper() {
   stop();
@@ -57,8 +61,12 @@ void Sweeper::sweep(std::function<void(std::size_t)> done) {
 
 void Sweeper::sweep_rows(std::size_t removed_so_far, std::function<void(std::size_t)> done) {
   const auto now = clock_.now_ms();
+  const auto journal_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(journal_lifetime_).count();
   const bool queued = executor_.submit<store::RelayStore::PurgedRows>(
-      [now](store::RelayStore& store) { return store.purge_expired_rows(now, row_batch); },
+      [now, journal_ms](store::RelayStore& store) {
+        return store.purge_expired_rows(now, row_batch, journal_ms);
+      },
       [this, removed_so_far, done](std::optional<store::RelayStore::PurgedRows> purged) {
         if (!purged) {
           done(removed_so_far);
@@ -69,10 +77,12 @@ void Sweeper::sweep_rows(std::size_t removed_so_far, std::function<void(std::siz
                     {{"envelopes", static_cast<std::uint64_t>(purged->envelopes)},
                      {"group_messages", static_cast<std::uint64_t>(purged->group_messages)},
                      {"send_dedup", static_cast<std::uint64_t>(purged->send_dedup)},
-                     {"invites", static_cast<std::uint64_t>(purged->invites)}});
+                     {"invites", static_cast<std::uint64_t>(purged->invites)},
+                     {"journal", static_cast<std::uint64_t>(purged->journal)}});
         }
         const bool more = purged->envelopes == row_batch || purged->group_messages == row_batch ||
-                          purged->send_dedup == row_batch || purged->invites == row_batch;
+                          purged->send_dedup == row_batch || purged->invites == row_batch ||
+                          purged->journal == row_batch;
         if (more) {
           sweep_rows(removed_so_far + purged->total(), done);  // another short job
           return;

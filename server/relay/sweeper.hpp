@@ -7,7 +7,8 @@
 // the database thread (one short job each, so deliveries are never held up for long), files are
 // unlinked on the file worker. Every sweep ends with the deletions made final on disk (free
 // pages vacuumed, WAL checkpointed and truncated: acknowledged and expired ciphertext leaves no
-// page image behind). It runs once at start and then every limits.blob_sweep_interval; expiry is
+// page image behind); deletion journal entries older than limits.deletion_journal_lifetime go
+// too. It runs once at start and then every limits.blob_sweep_interval; expiry is
 // judged by the relay's Clock, so tests move a fake clock and call sweep(). Thread-safe; no Asio.
 #include "relay/blobs.hpp"
 #include "relay/limits.hpp"
@@ -31,7 +32,7 @@ public:
   static constexpr std::size_t row_batch = 1024;
 
   Sweeper(store::Executor& executor, Blobs& blobs, const Clock& clock,
-          std::chrono::seconds interval);
+          std::chrono::seconds interval, std::chrono::seconds journal_lifetime);
   ~Sweeper();  // stop()
   Sweeper(const Sweeper&) = delete;
   Sweeper& operator=(const Sweeper&) = delete;
@@ -54,6 +55,7 @@ private:
   Blobs& blobs_;
   const Clock& clock_;
   const std::chrono::seconds interval_;
+  const std::chrono::seconds journal_lifetime_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

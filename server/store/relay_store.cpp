@@ -2,6 +2,7 @@
 #include "store/relay_store.hpp"
 
 #include "store/blob_statements.hpp"
+#include "store/deletion_journal.hpp"
 #include "store/group_statements.hpp"
 #include "store/schema.hpp"
 
@@ -88,7 +89,8 @@ struct RelayStore::Statements {
   Statement delete_envelope;
 };
 
-RelayStore::RelayStore(const std::filesystem::path& database_file, bool synchronous_full)
+RelayStore::RelayStore(const std::filesystem::path& database_file, bool synchronous_full,
+                       const std::filesystem::path& journal)
     : db_(database_file), blob_directory_(database_file.parent_path() / "blobs") {
   configure_connection(db_, synchronous_full);
   migrate(db_);
@@ -96,17 +98,21 @@ RelayStore::RelayStore(const std::filesystem::path& database_file, bool synchron
   group_st_ = std::make_unique<GroupStatements>(db_);
   blob_st_ = std::make_unique<BlobStatements>(db_);
   load_directory();
+  open_deletion_journal(journal.empty() ? journal_file(database_file) : journal, synchronous_full);
 }
 
 RelayStore::~RelayStore() = default;
 
 void RelayStore::begin() {
   db_.exec("BEGIN IMMEDIATE");
+  journal_->discard();
 }
 void RelayStore::commit() {
+  journal_->flush();  // write-ahead: the journal entries are durable before the deletions
   db_.exec("COMMIT");
 }
 void RelayStore::rollback() noexcept {
+  journal_->discard();
   try {
     db_.exec("ROLLBACK");
   } catch (...) {  // nothing to roll back
@@ -114,11 +120,13 @@ void RelayStore::rollback() noexcept {
 }
 void RelayStore::savepoint() {
   db_.exec("SAVEPOINT job");
+  journal_->mark();
 }
 void RelayStore::release_savepoint() {
   db_.exec("RELEASE job");
 }
 void RelayStore::rollback_to_savepoint() noexcept {
+  journal_->rollback_to_mark();
   try {
     db_.exec("ROLLBACK TO job; RELEASE job");
   } catch (...) {
@@ -444,7 +452,8 @@ std::uint32_t RelayStore::one_time_prekey_count(std::int64_t device_id) const {
   return it == prekeys_.end() ? 0 : it->second;
 }
 
-std::optional<OneTimePreKey> RelayStore::take_one_time_prekey(std::int64_t device_id) {
+std::optional<OneTimePreKey> RelayStore::take_one_time_prekey(std::int64_t device_id,
+                                                              std::int64_t now) {
   auto& st = st_->take_prekey.reset();
   st.bind(1, device_id);
   if (!st.step()) {
@@ -452,6 +461,7 @@ std::optional<OneTimePreKey> RelayStore::take_one_time_prekey(std::int64_t devic
   }
   OneTimePreKey key{static_cast<std::uint32_t>(st.column_int(0)), st.column_blob(1)};
   st.run();  // finish the statement so the delete is complete
+  journal_deletion(Deletion::one_time_prekey, prekey_deletion_id(device_id, key.id), now);
   if (auto it = prekeys_.find(device_id); it != prekeys_.end() && it->second > 0) {
     --it->second;
   }
@@ -529,11 +539,14 @@ std::vector<StoredEnvelope> RelayStore::read_envelopes(std::int64_t recipient_de
 }
 
 std::size_t RelayStore::delete_envelopes(std::int64_t recipient_device,
-                                         const std::vector<std::int64_t>& ids) {
+                                         const std::vector<std::int64_t>& ids, std::int64_t now) {
   std::size_t deleted = 0;
   for (const auto id : ids) {
     st_->delete_envelope.reset().bind(1, id).bind(2, recipient_device).run();
-    deleted += static_cast<std::size_t>(db_.changes());
+    if (db_.changes() == 1) {  // only this device's own envelopes, never an id it merely named
+      ++deleted;
+      journal_deletion(Deletion::envelope, envelope_deletion_id(id), now);
+    }
   }
   if (auto it = queued_.find(recipient_device); it != queued_.end()) {
     it->second -= static_cast<std::uint32_t>(std::min<std::size_t>(deleted, it->second));

@@ -21,6 +21,8 @@
 
 namespace lotse::store {
 
+class DeletionJournal;  // store/deletion_journal.hpp
+
 using Blob = std::vector<std::uint8_t>;
 using BlobView = std::span<const std::uint8_t>;
 
@@ -145,8 +147,11 @@ struct NewAccount {
 
 class RelayStore {
 public:
-  // Opens the database in data_dir/relay.db (creating and migrating it), loads the directory.
-  RelayStore(const std::filesystem::path& database_file, bool synchronous_full);
+  // Opens the database in data_dir/relay.db (creating and migrating it), loads the directory,
+  // and opens its deletion journal: `journal_file`, or if empty data_dir/deletions.db (throws if
+  // that journal belongs to another relay database).
+  RelayStore(const std::filesystem::path& database_file, bool synchronous_full,
+             const std::filesystem::path& journal_file = {});
   ~RelayStore();
   RelayStore(const RelayStore&) = delete;
   RelayStore& operator=(const RelayStore&) = delete;
@@ -204,8 +209,10 @@ public:
   void set_signed_prekey(std::int64_t device, const SignedPreKey& spk);
   void add_one_time_prekeys(std::int64_t device, const std::vector<OneTimePreKey>& keys);
   [[nodiscard]] std::uint32_t one_time_prekey_count(std::int64_t device) const;
-  // Removes and returns one one-time prekey (the lowest id), if any.
-  [[nodiscard]] std::optional<OneTimePreKey> take_one_time_prekey(std::int64_t device);
+  // Removes and returns one one-time prekey (the lowest id), if any, and journals it (single-use:
+  // a restore must never hand it out again).
+  [[nodiscard]] std::optional<OneTimePreKey> take_one_time_prekey(std::int64_t device,
+                                                                  std::int64_t now);
 
   // Store-and-forward.
   // False if (sender device, client message id) was seen before and has not expired by `now`.
@@ -222,9 +229,10 @@ public:
   [[nodiscard]] std::vector<StoredEnvelope> read_envelopes(std::int64_t recipient_device,
                                                            std::int64_t after_id,
                                                            std::size_t limit);
-  // Deletes the given envelopes if they are queued for this device; returns how many. A group
-  // message's shared ciphertext goes with its last queue row (a trigger).
-  std::size_t delete_envelopes(std::int64_t recipient_device, const std::vector<std::int64_t>& ids);
+  // Deletes the given envelopes if they are queued for this device (and journals those); returns
+  // how many. A group message's shared ciphertext goes with its last queue row (a trigger).
+  std::size_t delete_envelopes(std::int64_t recipient_device, const std::vector<std::int64_t>& ids,
+                               std::int64_t now);
 
   // Groups (relay_store_groups.cpp).
   [[nodiscard]] const Group* group(BlobView group_id) const;
@@ -267,7 +275,9 @@ public:
   [[nodiscard]] bool blob_reader(std::int64_t blob_row, std::int64_t account);
   void grant_blob(std::int64_t blob_row, std::int64_t account);
   // Deletes the blob's row and its readers; false if there is none. The caller unlinks the file.
-  bool delete_blob(BlobView blob_id);
+  // `deleted_at`: when its owner deleted it (journaled); nullopt when the relay drops a blob whose
+  // file was lost (not journaled: a restore may bring the file back).
+  bool delete_blob(BlobView blob_id, std::optional<std::int64_t> deleted_at);
   // Deletes up to `limit` blobs whose expires_at, or for an incomplete one upload_expires_at, is
   // at or before `now`, and returns their ids (the caller unlinks the files).
   [[nodiscard]] std::vector<Blob> take_expired_blobs(std::int64_t now, std::size_t limit);
@@ -277,23 +287,58 @@ public:
   // The blobs an account owns (to remove them, files first, before the account is erased).
   [[nodiscard]] std::vector<Blob> blobs_of(std::int64_t owner);
 
+  // --- deletion journal (deletion_journal.cpp) ---
+  // What a restore from a backup must delete again (store/deletion_journal.hpp), in
+  // data_dir/deletions.db. Ids only, never content:
+  //   envelope         the envelopes row id (8 bytes, big-endian): acknowledged by its recipient
+  //   one_time_prekey  device row (8 bytes) and prekey id (4 bytes): handed out, single-use
+  //   blob             the 32-byte blob id: deleted by its owner
+  //   account          the account's public id (its UTF-8 bytes): erased
+  // delete_envelopes, take_one_time_prekey and delete_blob journal their deletions themselves.
+  enum class Deletion : int { envelope = 1, one_time_prekey = 2, blob = 3, account = 4 };
+  // Inside a transaction the entry is committed to deletions.db just before the transaction is (and
+  // dropped if its savepoint or the transaction is rolled back); outside one it is written at once.
+  void journal_deletion(Deletion kind, BlobView id, std::int64_t now_ms);
+  // data_dir/deletions.db for data_dir/relay.db.
+  [[nodiscard]] static std::filesystem::path journal_file(const std::filesystem::path& database);
+  // The random id of this relay database (meta), which its backups carry and its journal names.
+  [[nodiscard]] std::string database_id();
+  // A restore: deletes again everything the journal names, in the current transaction, and makes
+  // sure no envelope id it names is handed out again. The blob files are the caller's to unlink.
+  struct Reapplied {
+    std::size_t envelopes = 0;
+    std::size_t one_time_prekeys = 0;
+    std::size_t blobs = 0;
+    std::size_t accounts = 0;
+    std::vector<Blob> blob_files;  // deleted blobs and the blobs of erased accounts
+  };
+  [[nodiscard]] Reapplied reapply_deletion_journal(std::int64_t now);
+  [[nodiscard]] DeletionJournal& deletion_journal() noexcept { return *journal_; }
+
+private:
+  void open_deletion_journal(const std::filesystem::path& journal, bool synchronous_full);
+  std::unique_ptr<DeletionJournal> journal_;
+
+public:
   // --- retention (relay_store_retention.cpp) ---
   struct PurgedRows {
     std::size_t envelopes = 0;       // queued ciphertext past its expires_at (with group copies)
     std::size_t group_messages = 0;  // stored group ciphertext past its expires_at
     std::size_t send_dedup = 0;      // duplicate-send guards past their window
     std::size_t invites = 0;         // invites past their expiry
+    std::size_t journal = 0;         // deletion journal entries older than its lifetime
     [[nodiscard]] std::size_t total() const noexcept {
-      return envelopes + group_messages + send_dedup + invites;
+      return envelopes + group_messages + send_dedup + invites + journal;
     }
   };
-  // Deletes up to `limit` expired rows of each kind (at or before `now`). secure_delete zeroes
-  // them in the database file; the WAL still holds earlier page images until
-  // make_deletions_final().
-  PurgedRows purge_expired_rows(std::int64_t now, std::size_t limit);
+  // Deletes up to `limit` expired rows of each kind (at or before `now`), and deletion journal
+  // entries older than `journal_lifetime_ms`. secure_delete zeroes them in the database file; the
+  // WAL still holds earlier page images until make_deletions_final().
+  PurgedRows purge_expired_rows(std::int64_t now, std::size_t limit,
+                                std::int64_t journal_lifetime_ms);
   // Outside any transaction (Executor::submit_alone): hands up to 1024 free pages back
   // (incremental vacuum) and checkpoints the WAL with TRUNCATE, so no copy of a deleted row
-  // stays in relay.db-wal.
+  // stays in relay.db-wal (the deletion journal's WAL too).
   // False if a reader kept the checkpoint from finishing (the next sweep tries again).
   bool make_deletions_final();
 

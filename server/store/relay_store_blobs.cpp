@@ -100,12 +100,15 @@ void RelayStore::forget_blob(const BlobRecord& blob) {
   blob_bytes_total_ -= std::min(blob_bytes_total_, blob.size);
 }
 
-bool RelayStore::delete_blob(BlobView blob_id) {
+bool RelayStore::delete_blob(BlobView blob_id, std::optional<std::int64_t> deleted_at) {
   const auto b = blob(blob_id);
   if (!b) {
     return false;
   }
   forget_blob(*b);
+  if (deleted_at) {
+    journal_deletion(Deletion::blob, blob_id, *deleted_at);
+  }
   return true;
 }
 

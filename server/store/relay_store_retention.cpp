@@ -4,9 +4,12 @@
 // WAL is checkpointed and truncated, so no page image of a deleted row is left behind).
 #include "store/relay_store.hpp"
 
+#include "store/deletion_journal.hpp"
+
 namespace lotse::store {
 
-RelayStore::PurgedRows RelayStore::purge_expired_rows(std::int64_t now, std::size_t limit) {
+RelayStore::PurgedRows RelayStore::purge_expired_rows(std::int64_t now, std::size_t limit,
+                                                      std::int64_t journal_lifetime_ms) {
   const auto n = static_cast<std::int64_t>(limit);
   PurgedRows purged;
   const auto purge = [this, now, n](const char* sql) {
@@ -37,6 +40,8 @@ RelayStore::PurgedRows RelayStore::purge_expired_rows(std::int64_t now, std::siz
   purged.invites = purge(
       "DELETE FROM invites WHERE token_hash IN "
       "(SELECT token_hash FROM invites WHERE expires_at <= ?1 LIMIT ?2)");
+  // The journal's ids of deletions older than its lifetime (a transaction of deletions.db's own).
+  purged.journal = journal_->prune(now - journal_lifetime_ms, limit, now);
   return purged;
 }
 
@@ -44,6 +49,7 @@ bool RelayStore::make_deletions_final() {
   // Free pages hold no content (secure_delete zeroes them); vacuuming only gives the disk space
   // back, so each sweep returns at most 4 MiB and keeps the database thread's pause short.
   db_.exec("PRAGMA incremental_vacuum(1024)");
+  journal_->checkpoint();  // pruned ids only; best effort like the rest
   auto checkpoint = db_.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
   return checkpoint.step() && checkpoint.column_int(0) == 0;
 }

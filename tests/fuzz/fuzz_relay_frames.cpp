@@ -123,7 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& id : blobs) {
     const store::BlobView view(reinterpret_cast<const std::uint8_t*>(id.data()), id.size());
     (void)w.relay.executor.submit<bool>(
-        [view](store::RelayStore& s) { return s.delete_blob(view); }, [](std::optional<bool>) {});
+        [view](store::RelayStore& s) { return s.delete_blob(view, 0); },
+        [](std::optional<bool>) {});
     w.relay.executor.flush();
     w.relay.relay.blobs().forget(id);
   }

@@ -133,8 +133,8 @@ TEST_CASE("blob rows: usage for quotas, completion, readers, and a reload that a
   // An account is erased only after its blobs (their files are the relay's to unlink first).
   CHECK_THROWS(s.db().exec("DELETE FROM accounts WHERE id = " + std::to_string(anna)));
   s.begin();
-  CHECK(s.delete_blob(bytes(32, 1)));
-  CHECK_FALSE(s.delete_blob(bytes(32, 1)));
+  CHECK(s.delete_blob(bytes(32, 1), 1));
+  CHECK_FALSE(s.delete_blob(bytes(32, 1), 1));
   s.commit();
   CHECK(s.db().query_int("SELECT count(*) FROM blob_readers") == 0);  // with its blob
   CHECK(s.blob_usage(anna).bytes == 24);

@@ -211,8 +211,8 @@ TEST_CASE("a group ciphertext is stored once and deleted with its last queue row
   CHECK(read[0].sender_account == "aaaa");
 
   // Another device's ack of the row does nothing; b's own ack removes b's row only.
-  CHECK(s.delete_envelopes(dc->id, {to_b}) == 0);
-  CHECK(s.delete_envelopes(db->id, {to_b}) == 1);
+  CHECK(s.delete_envelopes(dc->id, {to_b}, 1) == 0);
+  CHECK(s.delete_envelopes(db->id, {to_b}, 1) == 1);
   CHECK(count(s, "SELECT count(*) FROM group_messages") == 1);
   // The last row expires (what the retention sweeper will do): the ciphertext goes with it.
   s.db().exec("DELETE FROM envelopes WHERE expires_at <= 100");

@@ -31,4 +31,20 @@ void remember_invite_address(store::RelayStore& store, const std::string& host, 
                                         store::Role role, std::int64_t lifetime_seconds,
                                         std::uint32_t uses, std::int64_t now_ms);
 
+// `lotse-relay users list`: one line per account (id, role, handle, devices, created, last seen;
+// times as ISO 8601 UTC), staff first. No content, nothing the relay does not hold anyway.
+[[nodiscard]] std::string list_users(store::RelayStore& store);
+
+// `lotse-relay users remove ACCOUNT`: erases the account (by account id or staff handle) as
+// DeleteAccount does — rows in one transaction, recorded in the audit log as "relay-admin"
+// without content — then unlinks its blob files. A running relay notices within a second,
+// closes the account's connections and delivers the erasure notices to its contacts. Returns a
+// one-line summary; throws std::runtime_error if there is no such account.
+[[nodiscard]] std::string remove_user(const Config& config, store::RelayStore& store,
+                                      const std::string& account, std::int64_t now_ms);
+
+// `lotse-relay policy show`: the organisation's retention policy as the relay enforces it (the
+// [policy] and retention-related [limits] keys), one `key = value` line each.
+[[nodiscard]] std::string show_policy(const Config& config);
+
 }  // namespace lotse::app

@@ -67,6 +67,27 @@ OptionSpec seconds(std::string name, std::string help, std::chrono::seconds rela
           }};
 }
 
+// A duration where 0 means "off".
+OptionSpec seconds_or_off(std::string name, std::string help,
+                          std::chrono::seconds relay::Limits::*field) {
+  return {name, std::move(help),
+          [field](const Config& c) { return std::to_string((c.limits.*field).count()); },
+          [field](Config& c, const std::string& v) {
+            c.limits.*field = std::chrono::seconds(parse_duration_seconds(v));
+          }};
+}
+
+OptionSpec boolean(std::string name, std::string help, bool relay::Limits::*field) {
+  return {name, std::move(help),
+          [field](const Config& c) { return std::string(c.limits.*field ? "true" : "false"); },
+          [name, field](Config& c, const std::string& v) {
+            if (v != "true" && v != "false") {
+              throw std::invalid_argument("option " + name + " must be true or false");
+            }
+            c.limits.*field = v == "true";
+          }};
+}
+
 OptionSpec rate(std::string name, std::string help, double relay::Limits::*field) {
   return {name, std::move(help), [field](const Config& c) { return number_text(c.limits.*field); },
           [name, field](Config& c, const std::string& v) {
@@ -294,6 +315,27 @@ std::vector<OptionSpec> make_specs() {
   specs.push_back(rate("limits.transfer_burst_bytes",
                        "Upload and download bytes an account may burst; at least max_chunk_bytes",
                        &L::transfer_burst_bytes));
+  // Retention policy (docs/PRIVACY.md).
+  specs.push_back(seconds_or_off(
+      "policy.disappearing_default",
+      "Disappearing-message timer of a conversation whose members set none (0: off)",
+      &L::disappearing_default));
+  specs.push_back(seconds("policy.disappearing_min",
+                          "Shortest timer the members of a conversation may set",
+                          &L::disappearing_min));
+  specs.push_back(seconds("policy.disappearing_max",
+                          "Longest timer the members of a conversation may set",
+                          &L::disappearing_max));
+  specs.push_back(boolean("policy.disappearing_off_allowed",
+                          "Whether members may turn the timer off when the default sets one",
+                          &L::disappearing_off_allowed));
+  specs.push_back(seconds_or_off(
+      "policy.inactive_client_erasure",
+      "Client accounts without a login this long are erased with all they own (0: never)",
+      &L::inactive_client_erasure));
+  specs.push_back(seconds("policy.audit_log_lifetime",
+                          "How long content-free audit entries (who erased whom) are kept",
+                          &L::audit_log_lifetime));
   return specs;
 }
 

@@ -4,6 +4,8 @@
 //   invite create            print a new invite (works while the relay runs)
 //   backup create|restore    snapshot the data directory (while the relay runs); restore one
 //   config example           print a TOML file with every key at its default
+//   users list|remove        list accounts; erase one (audited, without content)
+//   policy show              the organisation's retention policy as enforced
 // Every subcommand takes --config FILE and --data-dir DIR; serve also takes every config key.
 #include "app/admin.hpp"
 #include "app/backup.hpp"
@@ -124,6 +126,28 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1U, 1000000U));
 
+  CommonOptions users_options;
+  auto* users = app.add_subcommand("users", "Accounts on this relay");
+  users->require_subcommand(1);
+  auto* users_list = users->add_subcommand(
+      "list", "One line per account: id, role, handle, devices, created, last seen");
+  add_common(*users_list, users_options, false);
+  auto* users_remove = users->add_subcommand(
+      "remove",
+      "Erase an account with everything it owns (devices, keys, queued messages, files, "
+      "memberships); its contacts are told. Recorded in the audit log without content. Works "
+      "while the relay runs");
+  add_common(*users_remove, users_options, false);
+  std::string remove_account;
+  users_remove->add_option("ACCOUNT", remove_account, "Account id or staff handle")->required();
+
+  CommonOptions policy_options;
+  auto* policy = app.add_subcommand("policy", "Retention policy");
+  policy->require_subcommand(1);
+  auto* policy_show = policy->add_subcommand(
+      "show", "Print the retention policy the relay enforces (from the config), key = value");
+  add_common(*policy_show, policy_options, false);
+
   auto* config_cmd = app.add_subcommand("config", "Configuration helpers");
   config_cmd->require_subcommand(1);
   auto* config_example = config_cmd->add_subcommand(
@@ -167,6 +191,26 @@ int main(int argc, char** argv) {
   try {
     if (config_example->parsed()) {
       std::cout << lotse::app::example_config();
+      return 0;
+    }
+    if (policy_show->parsed()) {
+      std::cout << lotse::app::show_policy(load(policy_options));
+      return 0;
+    }
+    if (users_list->parsed() || users_remove->parsed()) {
+      const Config config = load(users_options);
+      if (!std::filesystem::exists(config.data_dir / "relay.db")) {
+        throw std::runtime_error("no relay database in " + config.data_dir.string() +
+                                 "; pass --data-dir or --config");
+      }
+      lotse::store::RelayStore store(config.data_dir / "relay.db", config.synchronous_full);
+      if (users_list->parsed()) {
+        std::cout << lotse::app::list_users(store);
+      } else {
+        const lotse::relay::SystemClock clock;
+        std::cout << lotse::app::remove_user(config, store, remove_account, clock.now_ms())
+                  << std::endl;
+      }
       return 0;
     }
     if (serve->parsed()) {

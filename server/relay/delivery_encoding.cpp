@@ -43,6 +43,8 @@ DeliveryBody encode_delivery_body(const store::StoredEnvelope& e) {
   d.set_server_time_ms(static_cast<std::uint64_t>(e.created_at));
   d.set_group_id(e.group_id.data(), e.group_id.size());
   d.set_group_commit(e.group_commit.data(), e.group_commit.size());
+  d.set_disappear_at_ms(static_cast<std::uint64_t>(e.disappear_at));
+  d.set_account_erased(e.erased_account);
   return std::make_shared<const std::string>(d.SerializeAsString());
 }
 

@@ -47,6 +47,22 @@ void check_limits(const Limits& limits) {
         "limits.upload_timeout, limits.blob_lifetime and limits.blob_sweep_interval must be "
         "positive");
   }
+  if (limits.disappearing_min > limits.disappearing_max ||
+      limits.disappearing_max.count() > std::int64_t{0xffffffff}) {
+    fail(
+        "policy.disappearing_min must not be above policy.disappearing_max, and "
+        "policy.disappearing_max must be below 136 years (4294967295 s)");
+  }
+  if (limits.disappearing_default.count() != 0 &&
+      (limits.disappearing_default < limits.disappearing_min ||
+       limits.disappearing_default > limits.disappearing_max)) {
+    fail(
+        "policy.disappearing_default must be 0 (off) or between policy.disappearing_min and "
+        "policy.disappearing_max");
+  }
+  if (limits.inactive_client_erasure.count() < 0 || limits.audit_log_lifetime.count() <= 0) {
+    fail("policy.inactive_client_erasure must not be negative, policy.audit_log_lifetime positive");
+  }
 }
 
 }  // namespace lotse::relay

@@ -52,6 +52,17 @@ struct Limits {
   std::chrono::seconds deletion_journal_lifetime{90 * 24 * 3600};
   double transfer_bytes_per_second = 4294967296.0;  // per account: UploadChunk and ReadBlob bytes
   double transfer_burst_bytes = 268435456.0;
+
+  // Retention policy: the [policy] table (docs/PRIVACY.md, docs/PROTOCOL.md 2.19). 0 s: off.
+  // A conversation's disappearing-message timer unless its members set one.
+  std::chrono::seconds disappearing_default{0};
+  // The bounds members must stay within when they set a timer; whether they may turn it off.
+  std::chrono::seconds disappearing_min{60};
+  std::chrono::seconds disappearing_max{365 * 24 * 3600};
+  bool disappearing_off_allowed = true;
+  // Client accounts without a login for this long are erased by the sweeper (0: never).
+  std::chrono::seconds inactive_client_erasure{180 * 24 * 3600};
+  std::chrono::seconds audit_log_lifetime{365 * 24 * 3600};
 };
 
 // The largest blob CreateUpload accepts: the encrypted size (docs/PROTOCOL.md 1.6) of a

@@ -4,6 +4,8 @@
 #include "relay/log.hpp"
 #include "relay/session.hpp"
 
+#include "lotse/v1/relay.pb.h"
+
 namespace lotse::relay {
 namespace {
 
@@ -30,8 +32,10 @@ Relay::Relay(store::Executor& executor, RelayIdentity identity, Limits limits, c
       clock_(clock),
       rng_(rng),
       blobs_(std::make_unique<Blobs>(executor)),
-      sweeper_(std::make_unique<Sweeper>(executor, *blobs_, clock, limits_.blob_sweep_interval,
-                                         limits_.deletion_journal_lifetime)) {
+      sweeper_(std::make_unique<Sweeper>(
+          executor, *blobs_, clock, limits_,
+          [this](const ErasedAccount& erased) { account_erased(erased); },
+          [this](const store::RelayStore& store) { directory_reloaded(store); })) {
   sweeper_->start();
 }
 
@@ -39,6 +43,51 @@ Relay::~Relay() {
   sweeper_->stop();
   // Its queued jobs (fsyncs, unlinks) may still reach this relay: run them while it is whole.
   blobs_->worker().stop();
+}
+
+void Relay::account_erased(const ErasedAccount& erased, std::int64_t except_device) {
+  for (const auto& id : erased.blobs) {
+    blobs_->forget(BlobKey(id.begin(), id.end()));
+  }
+  if (!erased.erasure.notices.empty()) {
+    v1::Delivery d;
+    d.set_account_erased(erased.public_id);
+    d.set_server_time_ms(static_cast<std::uint64_t>(clock_.now_ms()));
+    const auto body = encode_delivery_body(d);
+    for (const auto& [envelope, device] : erased.erasure.notices) {
+      route({envelope, device, body});
+    }
+  }
+  for (const auto device : erased.erasure.devices) {
+    if (device == except_device) {
+      continue;
+    }
+    if (auto session = online(device)) {
+      session->erased();
+    }
+  }
+  log::info("account.erased", {{"blobs", static_cast<std::uint64_t>(erased.blobs.size())},
+                               {"notices", static_cast<std::uint64_t>(
+                                               erased.erasure.notices.size())}});
+}
+
+void Relay::directory_reloaded(const store::RelayStore& store) {
+  std::vector<std::pair<std::int64_t, std::shared_ptr<Session>>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [device, weak] : online_) {
+      if (auto s = weak.lock()) {
+        sessions.emplace_back(device, std::move(s));
+      }
+    }
+  }
+  for (const auto& [device, session] : sessions) {
+    if (store.device(device) == nullptr) {
+      session->erased();
+    } else {
+      session->recheck_queue();
+    }
+  }
 }
 
 void Relay::sweep(std::function<void(std::size_t)> done) {

@@ -9,6 +9,7 @@
 #include "relay/connection.hpp"
 #include "relay/delivery_encoding.hpp"
 #include "relay/limits.hpp"
+#include "relay/retention.hpp"
 #include "relay/sweeper.hpp"
 
 #include "crypto/rng.hpp"
@@ -79,6 +80,14 @@ public:
   // `done` as in Sweeper::sweep.
   void sweep(std::function<void(std::size_t removed)> done = {});
   void connection_closed(const std::string& peer_address);
+  // After the commit that erased an account (on the database thread): its blobs' files are
+  // unlinked, the erasure notices go to the contacts' online devices, its connections close.
+  // `except_device`'s connection is left open (it answers the request first, then closes).
+  void account_erased(const ErasedAccount& erased, std::int64_t except_device = 0);
+  // After another process (an admin command) changed the database and the directory was
+  // reloaded (on the database thread): connections of devices that no longer exist close, and
+  // every online device looks for queue rows it was not told about (e.g. erasure notices).
+  void directory_reloaded(const store::RelayStore& store);
 
 private:
   store::Executor& executor_;

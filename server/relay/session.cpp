@@ -143,6 +143,22 @@ void Session::replaced() {
   });
 }
 
+void Session::erased() {
+  on_strand([this] {
+    log::info("session.account_erased", {{"conn", connection_id_}});
+    close(CloseReason::normal);
+  });
+}
+
+void Session::recheck_queue() {
+  on_strand([this] {
+    if (state_ == State::authenticated) {
+      behind_ = true;
+      maybe_drain();
+    }
+  });
+}
+
 void Session::on_frame(std::span<const std::uint8_t> bytes) {
   if (state_ == State::closed) {
     return;
@@ -232,6 +248,10 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
         case Body::kGetUpload: on_get_upload(frame); return;
         case Body::kReadBlob: on_read_blob(frame); return;
         case Body::kDeleteBlob: on_delete_blob(frame); return;
+        case Body::kGetPolicy: on_get_policy(frame); return;
+        case Body::kSetPolicy: on_set_policy(frame); return;
+        case Body::kExportAccount: on_export_account(frame); return;
+        case Body::kDeleteAccount: on_delete_account(frame); return;
         case Body::kRegister:
         case Body::kLogin:
           reply_error(id, v1::ALREADY_AUTHENTICATED, "This connection is already authenticated.");

@@ -48,6 +48,11 @@ public:
   void push_prekeys_low(std::uint32_t remaining);
   // From the relay (any thread): another connection of the same device logged in.
   void replaced();
+  // From the relay (any thread): this device's account was erased; the connection closes.
+  void erased();
+  // From the relay (any thread): rows may have been queued for this device that were not
+  // pushed (another process wrote them); read the queue again.
+  void recheck_queue();
 
   [[nodiscard]] std::uint64_t connection_id() const noexcept { return connection_id_; }
   // On the connection's strand.
@@ -85,6 +90,11 @@ private:
                   std::uint32_t length);
   void serve_read(std::uint64_t request_id, const ReadableBlob& blob, std::uint64_t offset,
                   std::uint32_t length);
+  // Retention and privacy (session_privacy.cpp).
+  void on_get_policy(const v1::ClientFrame& frame);
+  void on_set_policy(const v1::ClientFrame& frame);
+  void on_export_account(const v1::ClientFrame& frame);
+  void on_delete_account(const v1::ClientFrame& frame);
   void reply_upload_status(std::uint64_t request_id, const std::string& blob_id, std::uint64_t size,
                            std::uint64_t received, bool complete, std::int64_t expires_at);
 

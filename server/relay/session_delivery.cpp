@@ -7,6 +7,7 @@
 #include "relay/delivery_encoding.hpp"
 #include "relay/log.hpp"
 #include "relay/relay.hpp"
+#include "relay/retention.hpp"
 #include "relay/session_support.hpp"
 
 #include "lotse/v1/relay.pb.h"
@@ -77,6 +78,7 @@ void Session::on_send(const v1::ClientFrame& frame) {
     std::vector<std::uint32_t> refused;
     bool duplicate = false;
     std::int64_t time = 0;
+    std::int64_t disappear_at = 0;
     std::vector<QueuedDelivery> stored;
   };
   const auto now = relay_.clock().now_ms();
@@ -99,9 +101,9 @@ void Session::on_send(const v1::ClientFrame& frame) {
   }
   submit<Outcome>(
       id,
-      [request, bodies, from_account = account_, from_device = device_, now,
+      [request, bodies, from_account = account_, from_device = device_, now, &limits,
+       from_public_id = account_public_id_, from_device_no = device_no_,
        max_queued = limits.max_queued_envelopes_per_device,
-       lifetime = std::chrono::milliseconds(limits.envelope_lifetime).count(),
        dedup =
            std::chrono::milliseconds(limits.send_dedup_window).count()](store::RelayStore& store) {
         Outcome out;
@@ -151,12 +153,39 @@ void Session::on_send(const v1::ClientFrame& frame) {
           out.duplicate = true;
           return out;
         }
+        // The conversation's disappearing-message timer (docs/PROTOCOL.md 2.19); a Send that
+        // reaches several accounts takes the shortest of their conversations' timers, and the
+        // sender's own other devices get the same deadline.
+        std::int64_t timer = 0;
+        for (const auto reader : readers) {
+          if (reader != from_account) {
+            const auto t = pair_timer_seconds(store, limits, from_account, reader);
+            if (t > 0 && (timer == 0 || t < timer)) {
+              timer = t;
+            }
+          }
+        }
+        const auto expiry = message_expiry(limits, now, timer);
+        out.disappear_at = expiry.disappear_at;
+        if (expiry.disappear_at != 0) {
+          // The deliveries carry the deadline: serialised again (only for such conversations).
+          v1::Delivery d;
+          d.set_sender_account_id(from_public_id);
+          d.set_sender_device_id(from_device_no);
+          d.set_client_message_id(request->client_message_id());
+          d.set_server_time_ms(static_cast<std::uint64_t>(now));
+          d.set_disappear_at_ms(static_cast<std::uint64_t>(expiry.disappear_at));
+          for (int i = 0; i < request->envelopes_size(); ++i) {
+            d.set_ciphertext(request->envelopes(i).ciphertext());
+            (*bodies)[static_cast<std::size_t>(i)] = encode_delivery_body(d);
+          }
+        }
         for (int i = 0; i < request->envelopes_size(); ++i) {
           const auto index = static_cast<std::size_t>(i);
           const auto device = devices[index];
-          const auto envelope = store.insert_envelope(device, from_device, cmid,
-                                                      bytes_of(request->envelopes(i).ciphertext()),
-                                                      now, now + lifetime);
+          const auto envelope = store.insert_envelope(
+              device, from_device, cmid, bytes_of(request->envelopes(i).ciphertext()), now,
+              expiry.expires_at, expiry.disappear_at);
           out.stored.push_back({envelope, device, (*bodies)[index]});
         }
         support::grant_blobs(store, blobs, readers, from_account);
@@ -187,6 +216,7 @@ void Session::on_send(const v1::ClientFrame& frame) {
         reply.set_request_id(id);
         reply.mutable_sent()->set_server_time_ms(static_cast<std::uint64_t>(out.time));
         reply.mutable_sent()->set_duplicate(out.duplicate);
+        reply.mutable_sent()->set_disappear_at_ms(static_cast<std::uint64_t>(out.disappear_at));
         send(reply);
       },
       [relay = &relay_](const Outcome& out) {

@@ -8,6 +8,7 @@
 #include "relay/delivery_encoding.hpp"
 #include "relay/group_policy.hpp"
 #include "relay/relay.hpp"
+#include "relay/retention.hpp"
 #include "relay/session_support.hpp"
 
 #include "protocol/group_commit.hpp"
@@ -251,14 +252,15 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
   struct Outcome {
     int error = 0;
     bool duplicate = false;
+    std::int64_t disappear_at = 0;
     std::vector<QueuedDelivery> queued;
   };
   auto request = std::make_shared<const v1::Send>(s);
   submit<Outcome>(
       id,
-      [request, body, account = account_, from_device = device_, now,
+      [request, body, account = account_, from_device = device_, now, &limits,
+       from_public_id = account_public_id_, from_device_no = device_no_,
        max_queued = limits.max_queued_envelopes_per_device,
-       lifetime = std::chrono::milliseconds(limits.envelope_lifetime).count(),
        dedup =
            std::chrono::milliseconds(limits.send_dedup_window).count()](store::RelayStore& store) {
         Outcome out;
@@ -315,14 +317,30 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
         if (recipients.empty()) {
           return out;  // a group of one device: accepted, nobody to deliver to
         }
+        // The group's disappearing-message timer (docs/PROTOCOL.md 2.19).
+        const auto expiry =
+            message_expiry(limits, now, group_timer_seconds(store, limits, group->id));
+        out.disappear_at = expiry.disappear_at;
+        auto shared_body = body;
+        if (expiry.disappear_at != 0) {
+          v1::Delivery d;
+          d.set_sender_account_id(from_public_id);
+          d.set_sender_device_id(from_device_no);
+          d.set_client_message_id(request->client_message_id());
+          d.set_ciphertext(request->group_ciphertext());
+          d.set_server_time_ms(static_cast<std::uint64_t>(now));
+          d.set_group_id(request->group_id());
+          d.set_disappear_at_ms(static_cast<std::uint64_t>(expiry.disappear_at));
+          shared_body = encode_delivery_body(d);
+        }
         // The ciphertext once; a small queue row per device refers to it.
         const auto message = store.insert_group_message(
-            group->id, bytes_of(request->group_ciphertext()), now, now + lifetime);
+            group->id, bytes_of(request->group_ciphertext()), now, expiry.expires_at);
         out.queued.reserve(recipients.size());
         for (const auto device : recipients) {
-          const auto envelope =
-              store.insert_group_envelope(device, from_device, cmid, message, now, now + lifetime);
-          out.queued.push_back({envelope, device, body});
+          const auto envelope = store.insert_group_envelope(device, from_device, cmid, message, now,
+                                                            expiry.expires_at, expiry.disappear_at);
+          out.queued.push_back({envelope, device, shared_body});
         }
         return out;
       },
@@ -350,6 +368,7 @@ void Session::on_group_send(const v1::ClientFrame& frame) {
         reply.set_request_id(id);
         reply.mutable_sent()->set_server_time_ms(static_cast<std::uint64_t>(now));
         reply.mutable_sent()->set_duplicate(out.duplicate);
+        reply.mutable_sent()->set_disappear_at_ms(static_cast<std::uint64_t>(out.disappear_at));
         send(reply);
       },
       [relay = &relay_](const Outcome& out) {

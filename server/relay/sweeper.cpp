@@ -11,24 +11,35 @@
 namespace lotse::relay {
 
 Sweeper::Sweeper(store::Executor& executor, Blobs& blobs, const Clock& clock,
-                 std::chrono::seconds interval, std::chrono::seconds journal_lifetime)
+                 const Limits& limits, std::function<void(const ErasedAccount&)> on_erased,
+                 std::function<void(const store::RelayStore&)> on_reloaded)
     : executor_(executor),
       blobs_(blobs),
       clock_(clock),
-      interval_(interval),
-      journal_lifetime_(journal_lifetime) {}
+      limits_(limits),
+      interval_(limits.blob_sweep_interval),
+      on_erased_(std::move(on_erased)),
+      on_reloaded_(std::move(on_reloaded)) {}
 
 Sweeper::~Sweeper() {
   stop();
 }
 
 void Sweeper::start() {
+  watch();  // sets the baseline
   sweep();
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    auto next_sweep = std::chrono::steady_clock::now() + interval_;
+    while (!wake_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
+                                     watch_interval, interval_),
+                           [this] { return stopping_; })) {
       lock.unlock();
-      sweep();
+      watch();
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        sweep();
+        next_sweep = std::chrono::steady_clock::now() + interval_;
+      }
       lock.lock();
     }
   });
@@ -48,21 +59,67 @@ void Sweeper::stop() {
 void Sweeper::sweep(std::function<void(std::size_t)> done) {
   // Rows, then blobs (their files unlinked), then the database's free pages and WAL; `done`
   // hears the number of blobs once all of it has happened.
-  sweep_rows(0, [this, done = std::move(done)](std::size_t) {
-    sweep_blobs(0, [this, done](std::size_t blobs) {
-      make_final([done, blobs] {
-        if (done) {
-          done(blobs);
-        }
+  sweep_accounts([this, done = std::move(done)] {
+    sweep_rows(0, [this, done](std::size_t) {
+      sweep_blobs(0, [this, done](std::size_t blobs) {
+        make_final([done, blobs] {
+          if (done) {
+            done(blobs);
+          }
+        });
       });
     });
   });
 }
 
+void Sweeper::sweep_accounts(std::function<void()> done) {
+  const auto now = clock_.now_ms();
+  struct Outcome {
+    std::vector<ErasedAccount> erased;
+    std::size_t audit_entries = 0;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const bool queued = executor_.submit<bool>(
+      [this, now, outcome](store::RelayStore& store) {
+        const auto inactive = std::chrono::milliseconds(limits_.inactive_client_erasure).count();
+        if (inactive > 0) {
+          for (const auto account : store.inactive_clients(now - inactive, account_batch)) {
+            outcome->erased.push_back(
+                erase_account(store, limits_, account, now, "relay", "account.erased.inactive"));
+          }
+        }
+        outcome->audit_entries = store.purge_audit_log(now, row_batch);
+        return true;
+      },
+      [this, outcome, done](std::optional<bool> ok) {
+        if (!ok) {
+          done();
+          return;
+        }
+        for (const auto& erased : outcome->erased) {
+          on_erased_(erased);
+        }
+        if (!outcome->erased.empty() || outcome->audit_entries > 0) {
+          log::info("retention.accounts_swept",
+                    {{"accounts", static_cast<std::uint64_t>(outcome->erased.size())},
+                     {"audit_entries", static_cast<std::uint64_t>(outcome->audit_entries)}});
+        }
+        if (outcome->erased.size() == account_batch || outcome->audit_entries == row_batch) {
+          sweep_accounts(done);  // more to do: another short job
+          return;
+        }
+        done();
+      });
+  if (!queued) {
+    done();
+  }
+}
+
 void Sweeper::sweep_rows(std::size_t removed_so_far, std::function<void(std::size_t)> done) {
   const auto now = clock_.now_ms();
   const auto journal_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(journal_lifetime_).count();
+      std::chrono::duration_cast<std::chrono::milliseconds>(limits_.deletion_journal_lifetime)
+          .count();
   const bool queued = executor_.submit<store::RelayStore::PurgedRows>(
       [now, journal_ms](store::RelayStore& store) {
         return store.purge_expired_rows(now, row_batch, journal_ms);
@@ -92,6 +149,24 @@ void Sweeper::sweep_rows(std::size_t removed_so_far, std::function<void(std::siz
   if (!queued) {
     done(removed_so_far);
   }
+}
+
+void Sweeper::watch() {
+  // A failed or refused job is simply tried again on the next tick.
+  (void)executor_.submit<bool>(
+      [this](store::RelayStore& store) {
+        if (!store.changed_elsewhere()) {
+          return false;
+        }
+        store.reload();
+        log::info("directory.reloaded", {});
+        // Nothing to commit (this job only read): act on the fresh directory at once.
+        if (on_reloaded_) {
+          on_reloaded_(store);
+        }
+        return true;
+      },
+      [](std::optional<bool>) {});
 }
 
 void Sweeper::make_final(std::function<void()> done) {

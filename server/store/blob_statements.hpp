@@ -7,6 +7,21 @@
 
 namespace lotse::store {
 
+// A blobs row read by a statement whose columns are, in this order: id, blob_id, owner, size,
+// complete, created_at, upload_expires_at, expires_at.
+inline BlobRecord blob_record_of(const Statement& st) {
+  BlobRecord b;
+  b.row = st.column_int(0);
+  b.blob_id = st.column_blob(1);
+  b.owner = st.column_int(2);
+  b.size = static_cast<std::uint64_t>(st.column_int(3));
+  b.complete = st.column_int(4) != 0;
+  b.created_at = st.column_int(5);
+  b.upload_expires_at = st.column_int(6);
+  b.expires_at = st.column_int(7);
+  return b;
+}
+
 struct RelayStore::BlobStatements {
   explicit BlobStatements(Database& db)
       : insert_blob(db.prepare(

@@ -27,8 +27,8 @@ struct RelayStore::GroupStatements {
                                   "expires_at) VALUES (?1, ?2, ?3, ?4)")),
         insert_group_envelope(
             db.prepare("INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
-                       "ciphertext, created_at, expires_at, group_message) "
-                       "VALUES (?1, ?2, ?3, x'', ?4, ?5, ?6)")),
+                       "ciphertext, created_at, expires_at, group_message, disappear_at) "
+                       "VALUES (?1, ?2, ?3, x'', ?4, ?5, ?6, nullif(?7, 0))")),
         insert_commit_envelope(
             db.prepare("INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
                        "ciphertext, created_at, expires_at, group_commit) "

@@ -59,12 +59,14 @@ struct RelayStore::Statements {
             "AND expires_at > ?3")),
         insert_envelope(
             db.prepare("INSERT INTO envelopes(recipient_device, sender_device, client_message_id, "
-                       "ciphertext, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
+                       "ciphertext, created_at, expires_at, disappear_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0))")),
         // A group message's ciphertext is its shared copy; a commit's bytes come from the log.
         read_envelopes(
             db.prepare("SELECT e.id, e.sender_device, e.client_message_id, "
                        "CASE WHEN e.group_message IS NULL THEN e.ciphertext ELSE m.ciphertext END, "
-                       "e.created_at, g.group_id, c.signed FROM envelopes e "
+                       "e.created_at, g.group_id, c.signed, e.disappear_at, e.erased_account "
+                       "FROM envelopes e "
                        "LEFT JOIN group_messages m ON m.id = e.group_message "
                        "LEFT JOIN group_commits c ON c.id = e.group_commit "
                        "LEFT JOIN groups g ON g.id = coalesce(m.group_row, c.group_row) "
@@ -197,6 +199,7 @@ void RelayStore::load_directory() {
   invite_count_ = db_.query_int("SELECT count(*) FROM invites");
   load_groups();
   load_blob_usage();
+  load_timers();
 }
 
 Account& RelayStore::cache_account(Account account) {
@@ -490,7 +493,8 @@ bool RelayStore::send_seen(std::int64_t sender_device, BlobView client_message_i
 
 std::int64_t RelayStore::insert_envelope(std::int64_t recipient_device, std::int64_t sender_device,
                                          BlobView client_message_id, BlobView ciphertext,
-                                         std::int64_t now, std::int64_t expires_at) {
+                                         std::int64_t now, std::int64_t expires_at,
+                                         std::int64_t disappear_at) {
   st_->insert_envelope.reset()
       .bind(1, recipient_device)
       .bind(2, sender_device)
@@ -498,6 +502,7 @@ std::int64_t RelayStore::insert_envelope(std::int64_t recipient_device, std::int
       .bind(4, ciphertext)
       .bind(5, now)
       .bind(6, expires_at)
+      .bind(7, disappear_at)
       .run();
   ++queued_[recipient_device];
   return db_.last_insert_rowid();
@@ -527,7 +532,15 @@ std::vector<StoredEnvelope> RelayStore::read_envelopes(std::int64_t recipient_de
     if (!st.column_is_null(6)) {
       e.group_commit = st.column_blob(6);
     }
-    if (const Device* d = device(e.sender_device)) {
+    if (!st.column_is_null(7)) {
+      e.disappear_at = st.column_int(7);
+    }
+    if (!st.column_is_null(8)) {
+      e.erased_account = st.column_text(8);
+    }
+    if (!e.erased_account.empty()) {
+      // A notice from the relay: no sender.
+    } else if (const Device* d = device(e.sender_device)) {
       e.sender_device_no = d->device_no;
       if (const Account* a = account(d->account)) {
         e.sender_account = a->public_id;

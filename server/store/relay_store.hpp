@@ -80,6 +80,8 @@ struct StoredEnvelope {
   std::int64_t created_at = 0;
   Blob group_id;      // group messages and commits: the 16-byte group id
   Blob group_commit;  // commits: a serialised SignedGroupCommit
+  std::int64_t disappear_at = 0;  // the conversation's disappearing-message deadline; 0: none
+  std::string erased_account;     // a notice: this contact's account was erased (no sender)
 };
 
 // Same numbers as lotse.v1.GroupRole.
@@ -224,7 +226,8 @@ public:
   [[nodiscard]] std::int64_t insert_envelope(std::int64_t recipient_device,
                                              std::int64_t sender_device, BlobView client_message_id,
                                              BlobView ciphertext, std::int64_t now,
-                                             std::int64_t expires_at);
+                                             std::int64_t expires_at,
+                                             std::int64_t disappear_at = 0);
   [[nodiscard]] std::uint32_t queued(std::int64_t device) const;
   [[nodiscard]] std::vector<StoredEnvelope> read_envelopes(std::int64_t recipient_device,
                                                            std::int64_t after_id,
@@ -257,7 +260,8 @@ public:
                                                    std::int64_t sender_device,
                                                    BlobView client_message_id,
                                                    std::int64_t group_message, std::int64_t now,
-                                                   std::int64_t expires_at);
+                                                   std::int64_t expires_at,
+                                                   std::int64_t disappear_at = 0);
   [[nodiscard]] std::int64_t insert_commit_envelope(std::int64_t recipient_device,
                                                     std::int64_t author_device, std::int64_t commit,
                                                     std::int64_t now, std::int64_t expires_at);
@@ -342,6 +346,100 @@ public:
   // False if a reader kept the checkpoint from finishing (the next sweep tries again).
   bool make_deletions_final();
 
+  // --- policies, erasure, export, audit log (relay_store_accounts.cpp) ---
+  // A conversation's own disappearing-message timer, set by one of its members (docs/PROTOCOL.md
+  // 2.19); without one the organisation's default applies.
+  struct TimerOverride {
+    std::int64_t disappear_after = 0;  // seconds; 0: off
+    std::string set_by;                // public id; empty once that account is erased
+    std::int64_t set_at = 0;
+  };
+  [[nodiscard]] std::optional<TimerOverride> pair_timer(std::int64_t a, std::int64_t b);
+  // nullopt removes the override (back to the organisation's default).
+  void set_pair_timer(std::int64_t a, std::int64_t b, std::optional<std::int64_t> disappear_after,
+                      std::int64_t set_by, std::int64_t now);
+  [[nodiscard]] std::optional<TimerOverride> group_timer(std::int64_t group_row);
+  void set_group_timer(std::int64_t group_row, std::optional<std::int64_t> disappear_after,
+                       std::int64_t set_by, std::int64_t now);
+  // A queue row telling `recipient_device` that the account `erased_public_id` was erased.
+  [[nodiscard]] std::int64_t insert_erasure_notice(std::int64_t recipient_device,
+                                                   const std::string& erased_public_id,
+                                                   std::int64_t now, std::int64_t expires_at);
+
+  // What erase_account did besides deleting rows, for the relay to act on after the commit.
+  struct Erasure {
+    std::vector<std::int64_t> devices;  // the erased account's devices (their sessions close)
+    std::vector<std::pair<std::int64_t, std::int64_t>> notices;  // (envelope id, device)
+  };
+  // Erases an account and everything it owns: devices, prekeys, queued envelopes to and from it,
+  // group memberships, connections, invites it created, timers, blob rows (and the readers of
+  // its blobs), its blob_readers grants; journals the erasure. Every device of an account that
+  // could reach it gets a notice row expiring at `notice_expires_at` (when `erasure` is given).
+  // Returns the ids of its blobs, whose files the caller unlinks after the commit.
+  [[nodiscard]] std::vector<Blob> erase_account(std::int64_t account, std::int64_t now,
+                                                Erasure* erasure = nullptr,
+                                                std::int64_t notice_expires_at = 0);
+  // Whether another connection (an admin command such as `lotse-relay users remove`) committed
+  // since the last call (PRAGMA data_version); the relay then reloads its directory.
+  [[nodiscard]] bool changed_elsewhere();
+  // Client accounts (role 3) last seen at or before `seen_before`, at most `limit`.
+  [[nodiscard]] std::vector<std::int64_t> inactive_clients(std::int64_t seen_before,
+                                                           std::size_t limit);
+
+  struct AuditEntry {
+    std::int64_t id = 0;
+    std::int64_t at = 0;
+    std::string actor;    // public id of the account that acted, or "relay-admin" (command line)
+    std::string action;   // e.g. "account.erased"
+    std::string subject;  // public id the act concerned
+    std::int64_t expires_at = 0;
+  };
+  void audit(const std::string& actor, const std::string& action, const std::string& subject,
+             std::int64_t now, std::int64_t expires_at);
+  // Entries whose actor or subject is `public_id`, oldest first, at most `limit`.
+  [[nodiscard]] std::vector<AuditEntry> audit_entries_about(const std::string& public_id,
+                                                            std::size_t limit);
+  // Deletes up to `limit` audit entries past their expiry; returns how many.
+  std::size_t purge_audit_log(std::int64_t now, std::size_t limit);
+
+  // Everything the relay stores about one account (GDPR Art. 15; docs/PROTOCOL.md 2.20).
+  struct DeviceData {
+    const Device* device = nullptr;
+    std::uint32_t one_time_prekeys = 0;
+    std::uint32_t queued = 0;         // envelopes waiting for this device
+    std::int64_t oldest_queued = 0;   // created_at of the oldest; 0 if none
+    std::uint32_t queued_sent = 0;    // envelopes from this device still waiting for others
+    std::uint32_t send_guards = 0;    // send_dedup rows of this device
+    std::int64_t created_at = 0;
+  };
+  struct InviteData {
+    Role role = Role::client;
+    std::int64_t uses_left = 0;
+    std::int64_t expires_at = 0;
+    std::int64_t created_at = 0;
+  };
+  struct PairTimerData {
+    std::string peer;  // public id
+    TimerOverride timer;
+  };
+  struct AccountData {
+    const Account* account = nullptr;
+    std::string inviter;  // public id, empty if none (or erased)
+    std::vector<DeviceData> devices;
+    std::vector<std::string> connections;  // public ids, sorted
+    std::vector<std::pair<const Group*, GroupRole>> groups;
+    std::vector<std::pair<const Group*, TimerOverride>> group_timers;
+    std::vector<PairTimerData> pair_timers;
+    std::vector<BlobRecord> blobs;  // owned, by blob id after blobs_after, at most max_blobs
+    std::uint64_t blob_count = 0;   // all owned
+    bool more_blobs = false;        // more after the last of `blobs`
+    std::uint32_t blob_readers = 0;         // blobs of others this account may read
+    std::vector<InviteData> invites;        // created by it
+    std::vector<AuditEntry> audit;
+  };
+  [[nodiscard]] AccountData account_data(std::int64_t account, BlobView blobs_after,
+                                         std::size_t max_blobs, std::size_t max_audit_entries);
+
 private:
   struct Statements;
   struct GroupStatements;
@@ -349,6 +447,7 @@ private:
   void load_directory();
   void load_groups();
   void load_blob_usage();
+  void load_timers();
   void forget_blob(const BlobRecord& blob);
   Account& cache_account(Account account);
   void set_members(Group& group, GroupMembers members);
@@ -372,6 +471,9 @@ private:
   std::int64_t invite_count_ = 0;
   std::unordered_map<std::int64_t, BlobUsage> blob_usage_;  // by owner account
   std::uint64_t blob_bytes_total_ = 0;
+  std::map<std::pair<std::int64_t, std::int64_t>, TimerOverride> pair_timers_;  // (a < b)
+  std::unordered_map<std::int64_t, TimerOverride> group_timers_;                 // by group row
+  std::int64_t data_version_ = -1;
 };
 
 }  // namespace lotse::store

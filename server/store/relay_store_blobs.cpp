@@ -8,23 +8,6 @@
 #include <algorithm>
 
 namespace lotse::store {
-namespace {
-
-BlobRecord record_of(const Statement& st) {
-  BlobRecord b;
-  b.row = st.column_int(0);
-  b.blob_id = st.column_blob(1);
-  b.owner = st.column_int(2);
-  b.size = static_cast<std::uint64_t>(st.column_int(3));
-  b.complete = st.column_int(4) != 0;
-  b.created_at = st.column_int(5);
-  b.upload_expires_at = st.column_int(6);
-  b.expires_at = st.column_int(7);
-  return b;
-}
-
-}  // namespace
-
 void RelayStore::load_blob_usage() {
   blob_usage_.clear();
   blob_bytes_total_ = 0;
@@ -63,7 +46,9 @@ std::optional<BlobRecord> RelayStore::blob(BlobView blob_id) {
   if (!st.step()) {
     return std::nullopt;
   }
-  return record_of(st);
+  auto record = blob_record_of(st);
+  st.reset();  // an unfinished statement would hold a read snapshot: no WAL checkpoint past it
+  return record;
 }
 
 bool RelayStore::complete_blob(BlobView blob_id) {
@@ -79,7 +64,10 @@ bool RelayStore::complete_blob(BlobView blob_id) {
 }
 
 bool RelayStore::blob_reader(std::int64_t blob_row, std::int64_t account) {
-  return blob_st_->select_reader.reset().bind(1, blob_row).bind(2, account).step();
+  auto& st = blob_st_->select_reader.reset().bind(1, blob_row).bind(2, account);
+  const bool found = st.step();
+  st.reset();
+  return found;
 }
 
 void RelayStore::grant_blob(std::int64_t blob_row, std::int64_t account) {
@@ -117,7 +105,7 @@ std::vector<Blob> RelayStore::take_expired_blobs(std::int64_t now, std::size_t l
   auto& st =
       blob_st_->select_expired.reset().bind(1, now).bind(2, static_cast<std::int64_t>(limit));
   while (st.step()) {
-    expired.push_back(record_of(st));
+    expired.push_back(blob_record_of(st));
   }
   std::vector<Blob> ids;
   ids.reserve(expired.size());
@@ -132,7 +120,7 @@ std::vector<BlobRecord> RelayStore::incomplete_blobs() {
   std::vector<BlobRecord> out;
   auto& st = blob_st_->select_incomplete.reset();
   while (st.step()) {
-    out.push_back(record_of(st));
+    out.push_back(blob_record_of(st));
   }
   return out;
 }
@@ -141,7 +129,7 @@ std::vector<BlobRecord> RelayStore::blobs() {
   std::vector<BlobRecord> out;
   auto& st = blob_st_->select_all.reset();
   while (st.step()) {
-    out.push_back(record_of(st));
+    out.push_back(blob_record_of(st));
   }
   return out;
 }

@@ -218,7 +218,8 @@ std::int64_t RelayStore::insert_group_envelope(std::int64_t recipient_device,
                                                std::int64_t sender_device,
                                                BlobView client_message_id,
                                                std::int64_t group_message, std::int64_t now,
-                                               std::int64_t expires_at) {
+                                               std::int64_t expires_at,
+                                               std::int64_t disappear_at) {
   group_st_->insert_group_envelope.reset()
       .bind(1, recipient_device)
       .bind(2, sender_device)
@@ -226,6 +227,7 @@ std::int64_t RelayStore::insert_group_envelope(std::int64_t recipient_device,
       .bind(4, now)
       .bind(5, expires_at)
       .bind(6, group_message)
+      .bind(7, disappear_at)
       .run();
   ++queued_[recipient_device];
   return db_.last_insert_rowid();

@@ -191,6 +191,53 @@ CREATE TABLE blob_readers (
 CREATE INDEX blob_readers_by_account ON blob_readers(account);
 )sql";
 
+// Version 4: retention policies, erasure and its notices, the audit log (docs/PRIVACY.md).
+//   pair_policies  a pairwise conversation's disappearing-message timer when a member set one
+//                  (otherwise policy.disappearing_default applies); with either account
+//   group_policies the same for a group; with the group
+//   audit_log      content-free record of administrative acts (who erased which account, ...);
+//                  until expires_at (policy.audit_log_lifetime)
+//   envelopes.erased_account  a queue row that tells a device "this contact's account was
+//                  erased" (ciphertext empty; sender_device is the recipient device itself)
+//   envelopes.disappear_at    the disappearing-message deadline of a message whose conversation
+//                  has a timer (expires_at is never later): deliveries carry it, so that
+//                  clients purge their copies at the same time
+constexpr const char* migrate_v3_to_v4 = R"sql(
+CREATE TABLE pair_policies (
+  a               INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  b               INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  disappear_after INTEGER NOT NULL CHECK (disappear_after >= 0),
+  set_by          INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  set_at          INTEGER NOT NULL,
+  PRIMARY KEY (a, b),
+  CHECK (a < b)
+) WITHOUT ROWID;
+CREATE INDEX pair_policies_by_b ON pair_policies(b);
+
+CREATE TABLE group_policies (
+  group_row       INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+  disappear_after INTEGER NOT NULL CHECK (disappear_after >= 0),
+  set_by          INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  set_at          INTEGER NOT NULL
+);
+
+CREATE TABLE audit_log (
+  id         INTEGER PRIMARY KEY,
+  at         INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  action     TEXT NOT NULL,
+  subject    TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX audit_log_by_expiry ON audit_log(expires_at);
+CREATE INDEX audit_log_by_subject ON audit_log(subject);
+CREATE INDEX audit_log_by_actor ON audit_log(actor);
+
+ALTER TABLE envelopes ADD COLUMN erased_account TEXT;
+ALTER TABLE envelopes ADD COLUMN disappear_at INTEGER;
+CREATE INDEX accounts_by_last_seen ON accounts(role, last_seen_at);
+)sql";
+
 }  // namespace
 
 void configure_connection(Database& db, bool synchronous_full) {
@@ -245,6 +292,9 @@ void migrate(Database& db) {
   }
   if (version < 3) {
     step(db, migrate_v2_to_v3, 3, false);
+  }
+  if (version < 4) {
+    step(db, migrate_v3_to_v4, 4, false);
   }
 }
 

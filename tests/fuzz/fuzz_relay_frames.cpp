@@ -257,6 +257,32 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   write("files_refused", frames(true, {short_id, unknown, too_big, status, remove}));
   write("files_unauthenticated", frames(false, {test::hello_frame(1), before_login, unknown}));
 
+  // Retention and privacy (docs/PROTOCOL.md 2.19, 2.20).
+  auto organisation = file_frame(50);
+  organisation.mutable_get_policy();
+  auto unknown_peer = file_frame(51);
+  unknown_peer.mutable_get_policy()->mutable_conversation()->set_peer_account_id(
+      "aaaaaaaaaaaaaaaaaaaaaaaa");
+  auto both = file_frame(52);
+  both.mutable_set_policy()->mutable_conversation()->set_peer_account_id("x");
+  both.mutable_set_policy()->mutable_conversation()->set_group_id(std::string(16, '\x02'));
+  auto out_of_bounds = file_frame(53);
+  out_of_bounds.mutable_set_policy()->mutable_conversation()->set_group_id(
+      std::string(16, '\x02'));
+  out_of_bounds.mutable_set_policy()->set_disappearing_seconds(1);
+  auto reset = file_frame(54);
+  *reset.mutable_set_policy()->mutable_conversation() = unknown_peer.get_policy().conversation();
+  reset.mutable_set_policy()->set_use_default(true);
+  auto exported = file_frame(55);
+  exported.mutable_export_account();
+  auto bad_page = file_frame(56);
+  bad_page.mutable_export_account()->set_blobs_after("short");
+  auto not_mine = file_frame(57);
+  not_mine.mutable_delete_account()->set_account_id("aaaaaaaaaaaaaaaaaaaaaaaa");
+  write("privacy", frames(true, {organisation, unknown_peer, both, out_of_bounds, reset, exported,
+                                 bad_page, not_mine}));
+  write("privacy_unauthenticated", frames(false, {test::hello_frame(1), exported, not_mine}));
+
   v1::ClientFrame reg;
   reg.set_request_id(2);
   reg.mutable_register_()->set_invite_token(std::string(43, 'A'));

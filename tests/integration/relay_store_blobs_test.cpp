@@ -71,8 +71,10 @@ TEST_CASE("a version-2 database is migrated to version 3 and keeps its data") {
     old.exec("INSERT INTO group_members(group_row, account, role) VALUES (1, 1, 1)");
   }
   store::RelayStore s(file, false);
-  CHECK(s.db().query_text("SELECT value FROM meta WHERE key = 'schema_version'") == "3");
-  CHECK(store::schema_version == 3);
+  // Through version 3 (files) to the current one.
+  CHECK(s.db().query_text("SELECT value FROM meta WHERE key = 'schema_version'") ==
+        std::to_string(store::schema_version));
+  CHECK(store::schema_version >= 3);
   for (const char* table : {"blobs", "blob_readers"}) {
     CAPTURE(table);
     CHECK(s.db().query_int(std::string("SELECT count(*) FROM sqlite_master WHERE name = '") +

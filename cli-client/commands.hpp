@@ -46,6 +46,13 @@ int cmd_group_list(const Common& common);
 int cmd_group_members(const Common& common, const std::string& group);
 int cmd_directory(const Common& common);
 
+// privacy_commands.cpp
+int cmd_policy_show(const Common& common, const std::string& conversation);
+int cmd_policy_set(const Common& common, const std::string& conversation,
+                   const std::string& disappearing);
+int cmd_privacy_export(const Common& common);
+int cmd_account_delete(const Common& common, bool yes);
+
 // Shared by the commands: print one sentence for the error and return exit_error.
 int fail(const boost::system::error_code& ec);
 int fail(const std::string& sentence);

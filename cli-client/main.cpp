@@ -127,13 +127,39 @@ int main(int argc, char** argv) {
   auto* group_members = group->add_subcommand("members", "Members of a group and their roles");
   group_members->add_option("group", group_ref, "Group name or id")->required();
 
+  auto* policy = app.add_subcommand("policy", "Retention policy: what is kept, for how long");
+  policy->require_subcommand(1);
+  std::string conversation;
+  auto* policy_show = policy->add_subcommand(
+      "show", "The policy of a conversation (or, without one, the organisation's)");
+  policy_show->add_option("conversation", conversation, "Contact or group (name or id)");
+  auto* policy_set = policy->add_subcommand(
+      "set", "Set a conversation's disappearing-message timer (within the organisation's bounds)");
+  policy_set->add_option("conversation", conversation, "Contact or group (name or id)")->required();
+  std::string disappearing;
+  policy_set
+      ->add_option("--disappearing", disappearing,
+                   "off, default (the organisation's), or a duration: 30m, 12h, 7d")
+      ->required();
+  auto* privacy = app.add_subcommand("privacy", "What the relay holds about you");
+  privacy->require_subcommand(1);
+  auto* privacy_export = privacy->add_subcommand(
+      "export", "Everything the relay holds about your account, as JSON (GDPR Art. 15)");
+  auto* account = app.add_subcommand("account", "Your account");
+  account->require_subcommand(1);
+  auto* account_delete = account->add_subcommand(
+      "delete", "Erase your account on the relay and this device's profile, for good");
+  bool yes = false;
+  account_delete->add_flag("--yes", yes, "Really do it");
+
   auto* directory = app.add_subcommand("directory", "(staff) Every staff account on the relay");
 
   for (auto* sub :
-       {init,         whoami,      invite_cmd,    contacts,      send,         send_file,
-        get_file,     history_cmd, inbox,         chat,          verify,       group,
-        group_create, group_add,   group_remove,  group_promote, group_demote, group_archive,
-        group_leave,  group_list,  group_members, directory}) {
+       {init,         whoami,      invite_cmd,     contacts,      send,          send_file,
+        get_file,     history_cmd, inbox,          chat,          verify,        group,
+        group_create, group_add,   group_remove,   group_promote, group_demote,  group_archive,
+        group_leave,  group_list,  group_members,  directory,     policy,        policy_show,
+        policy_set,   privacy,     privacy_export, account,       account_delete}) {
     sub->add_option("--profile", common.profile, "Profile directory");
     sub->add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
   }
@@ -147,6 +173,18 @@ int main(int argc, char** argv) {
   try {
     if (init->parsed()) {
       return cmd_init(common, invite, name);
+    }
+    if (policy_show->parsed()) {
+      return cmd_policy_show(common, conversation);
+    }
+    if (policy_set->parsed()) {
+      return cmd_policy_set(common, conversation, disappearing);
+    }
+    if (privacy_export->parsed()) {
+      return cmd_privacy_export(common);
+    }
+    if (account_delete->parsed()) {
+      return cmd_account_delete(common, yes);
     }
     if (whoami->parsed()) {
       return cmd_whoami(common);

@@ -203,6 +203,8 @@ boost::system::error_code relay_error(const v1::Error& error) {
     case v1::QUOTA_EXCEEDED: return errc::quota_exceeded;
     case v1::STORAGE_FULL: return errc::storage_full;
     case v1::TOO_MANY_UPLOADS: return errc::too_many_uploads;
+    case v1::POLICY_BOUNDS: return errc::policy_bounds;
+    case v1::UNKNOWN_GROUP: return errc::unknown_group;
     default: return errc::relay_refused;
   }
 }
@@ -867,6 +869,9 @@ Result<std::optional<LoadedGroup>> Client::Impl::resolve_target(std::string_view
 Result<std::vector<MessageView>> Client::take_unshown() {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
+  if (auto purged = im.purge_expired(); !purged) {
+    return purged.error();
+  }
   auto unshown = im.profile.messages().unshown();
   if (!unshown) {
     return user_error(unshown.error());
@@ -889,6 +894,9 @@ Result<std::vector<MessageView>> Client::take_unshown() {
 Result<std::vector<MessageView>> Client::history(std::string_view contact, std::size_t limit) {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
+  if (auto purged = im.purge_expired(); !purged) {
+    return purged.error();
+  }
   std::string conversation;
   if (auto c = im.resolve(contact)) {
     conversation = c->account_id;

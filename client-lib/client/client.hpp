@@ -111,6 +111,24 @@ using ProgressHandler = std::function<void(std::uint64_t done, std::uint64_t tot
 // nothing is left.
 [[nodiscard]] std::string safe_file_name(std::string_view name);
 
+// A conversation's retention policy as the relay enforces it (docs/PROTOCOL.md 2.19); every
+// member sees the same. Durations in seconds; 0: off / never.
+struct PolicyView {
+  std::string conversation;       // account id or group id (hex); empty: the organisation's alone
+  std::int64_t disappearing = 0;  // the timer in force
+  bool disappearing_from_conversation = false;  // set by a member (else the default)
+  std::string disappearing_set_by;              // account id of that member
+  std::int64_t disappearing_set_at_ms = 0;
+  std::int64_t default_disappearing = 0;
+  std::int64_t min_disappearing = 0;
+  std::int64_t max_disappearing = 0;
+  bool disappearing_off_allowed = true;
+  std::int64_t undelivered_max_age = 0;
+  std::int64_t blob_lifetime = 0;
+  std::int64_t inactive_client_erasure = 0;
+  std::int64_t audit_log_lifetime = 0;
+};
+
 struct SafetyNumberView {
   std::string contact;  // account id
   std::string name;
@@ -157,8 +175,9 @@ struct Event {
     message_delivered,    // message.id: the recipient's device has stored it
     contact_key_changed,  // contact set
     connection,           // connection set
-    undecryptable,  // contact: a message from this account could not be decrypted and was dropped
-    group_changed,  // group set: membership, roles, name or archived state changed
+    undecryptable,   // contact: a message from this account could not be decrypted and was dropped
+    group_changed,   // group set: membership, roles, name or archived state changed
+    contact_erased,  // contact: the relay erased that account; it is no longer a contact
   };
   Kind kind = Kind::message_received;
   MessageView message;
@@ -266,6 +285,26 @@ public:
   // The newest `limit` messages with a contact or in a group, oldest first.
   [[nodiscard]] Result<std::vector<MessageView>> history(std::string_view contact,
                                                          std::size_t limit = 50);
+
+  // --- retention and privacy (docs/PROTOCOL.md 2.19 and 2.20) ---
+  // The policy of a conversation (a contact or group, as send_text), or with an empty reference
+  // the organisation's. Needs connect().
+  [[nodiscard]] Result<PolicyView> policy(std::string_view conversation = {});
+  // Sets the conversation's disappearing-message timer (0 turns it off) within the
+  // organisation's bounds, or with nullopt goes back to the organisation's default. For a group:
+  // owners and admins. Applies to messages sent from then on. Needs connect().
+  [[nodiscard]] Result<PolicyView> set_disappearing(std::string_view conversation,
+                                                    std::optional<std::chrono::seconds> timer);
+  // Deletes this device's copies of messages whose disappearing deadline has passed (also done
+  // whenever messages are read); returns how many. The profile's WAL is checkpointed after.
+  [[nodiscard]] Result<std::size_t> purge_expired();
+  // Everything the relay holds about this account (GDPR Art. 15), as JSON (the AccountExport
+  // message in protobuf's JSON mapping, field names as in relay.proto). Needs connect().
+  [[nodiscard]] Result<std::string> export_account_json();
+  // Erases this account on the relay (devices, keys, queued messages, files, memberships; its
+  // contacts are told), then removes the local profile: the database, its -wal and -shm, the
+  // directory if nothing else is in it. The Client is unusable afterwards. Needs connect().
+  [[nodiscard]] Result<void> delete_account();
 
   [[nodiscard]] Result<SafetyNumberView> safety_number(std::string_view contact);
   // The user compared the safety number: marks the contact verified, accepting its current keys.

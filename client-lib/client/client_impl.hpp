@@ -151,6 +151,12 @@ struct Client::Impl {
   [[nodiscard]] Result<std::optional<LoadedGroup>> load_group(std::string_view group_id);
   // By group id (32 hex digits) or name (case-insensitive).
   [[nodiscard]] Result<LoadedGroup> resolve_group(std::string_view reference);
+  // With the lock (privacy.cpp): the relay's name for a contact or group reference, and how
+  // PolicyView shows it (account id, or the group id in hex).
+  [[nodiscard]] Result<v1::ConversationRef> conversation_ref(std::string_view reference,
+                                                             std::string& shown);
+  // With the lock: deletes messages past their disappearing deadline, then checkpoints.
+  [[nodiscard]] Result<std::size_t> purge_expired();
   [[nodiscard]] GroupView view_of(const LoadedGroup& g) const;
   [[nodiscard]] protocol::CommitAuthor commit_author(const crypto::Bytes& certificate) const;
   // Stores a verified state and does what plan_sender_keys says; inside a transaction.

@@ -78,6 +78,8 @@ public:
                "(--force)";
       case errc::not_an_attachment: return "that message has no file attached";
       case errc::unknown_message: return "there is no message with that id";
+      case errc::policy_bounds:
+        return "the timer is outside the organisation's bounds (see `lotse policy show`)";
       case errc::file_unreadable: return "the file cannot be read";
       case errc::file_unwritable: return "the file cannot be written there";
       case errc::invalid_file_name:

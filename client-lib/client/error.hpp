@@ -66,6 +66,8 @@ enum class errc {
   invalid_file_name = 51,     // the file name is not 1..255 bytes of UTF-8 without '/', '\\'
   file_changed = 52,          // the file changed size while it was being sent
   ambiguous_message = 53,     // more than one message with a file has that id
+  // Retention (docs/PROTOCOL.md 2.19):
+  policy_bounds = 54,  // the timer is outside the organisation's bounds (policy shows them)
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -764,6 +764,11 @@ bool Client::Impl::on_group_message(const v1::Delivery& d, std::vector<Event>& e
   const auto m = incoming_message(d, *content, group_conversation(gid), now_ms());
   auto appended = append_message(profile, m, *content);
   wipe_file_key(*content);
+  if (appended && d.disappear_at_ms() != 0 &&
+      !profile.messages().set_expiry(m.sender, m.id,
+                                     static_cast<std::int64_t>(d.disappear_at_ms()))) {
+    return false;
+  }
   if (!appended || !tx->commit()) {
     return false;  // not stored: not acknowledged, it comes again
   }

@@ -59,6 +59,23 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
 
   while (!pending.empty() && !refreshing && !fetching_log) {
     const v1::Delivery d = pending.front();
+    if (!d.account_erased().empty()) {
+      // The relay erased this contact's account (docs/PROTOCOL.md 2.20): it can no longer be
+      // written to. Its keys and sessions go; the conversation stays this user's to keep.
+      const std::string& gone = d.account_erased();
+      if (gone != own.account_id) {
+        (void)profile.sessions().remove_sessions(gone);
+        if (auto removed = profile.contacts().remove(gone); removed && *removed) {
+          Event e;
+          e.kind = Event::Kind::contact_erased;
+          e.contact = gone;
+          events.push_back(e);
+        }
+      }
+      pending.pop_front();
+      acks.push_back(d.envelope_id());
+      continue;
+    }
     if (!d.group_id().empty()) {
       // Group traffic: a membership change (verified by its signature, whoever relays it) or a
       // group message (verified by the sender's chain signing key).
@@ -161,6 +178,12 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
       auto appended = append_message(profile, m, *content);
       wipe_file_key(*content);
       ok = appended.has_value();
+      if (ok && d.disappear_at_ms() != 0) {
+        // The conversation's disappearing-message timer: this copy goes at the same deadline.
+        ok = profile.messages()
+                 .set_expiry(sender, m.id, static_cast<std::int64_t>(d.disappear_at_ms()))
+                 .has_value();
+      }
       if (ok && appended->inserted) {
         Event e;
         e.kind = Event::Kind::message_received;

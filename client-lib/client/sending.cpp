@@ -257,6 +257,12 @@ void Client::Impl::on_send_answer(const std::string& message_id,
     }
     (void)profile.outbox().remove(message_id);
     if (answer->has_sent()) {
+      if (answer->sent().disappear_at_ms() != 0) {
+        // Our own copy disappears with the recipients' (docs/PROTOCOL.md 2.19).
+        (void)profile.messages().set_expiry(
+            {own.account_id, own.device_id}, message_id,
+            static_cast<std::int64_t>(answer->sent().disappear_at_ms()));
+      }
       if (auto changed = profile.messages().set_status({own.account_id, own.device_id}, message_id,
                                                        store::DeliveryStatus::sent);
           changed && *changed) {

@@ -421,6 +421,36 @@ Result<bool> Messages::remove(const DeviceAddress& sender, std::string_view id) 
   });
 }
 
+Result<bool> Messages::set_expiry(const DeviceAddress& sender, std::string_view id,
+                                  std::int64_t expires_at_ms) {
+  if (!detail::valid_id(sender.account_id) || !detail::valid_id(id) || expires_at_ms <= 0) {
+    return errc::invalid_argument;
+  }
+  return detail::guarded([&]() -> Result<bool> {
+    const auto key = message_key(ctx_, sender, id);
+    auto exists = ctx_.query("SELECT 1 FROM messages WHERE key = ?");
+    exists->bind(1, key);
+    if (!exists->step()) {
+      return false;
+    }
+    exists->reset();
+    auto q = ctx_.query(
+        "INSERT INTO message_expiry (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+        "SET expires_at = min(expires_at, excluded.expires_at)");
+    q->bind(1, key).bind(2, expires_at_ms).run();
+    return true;
+  });
+}
+
+Result<std::size_t> Messages::purge_expired(std::int64_t now_ms) {
+  return detail::guarded([&]() -> Result<std::size_t> {
+    auto q = ctx_.query(
+        "DELETE FROM messages WHERE key IN (SELECT key FROM message_expiry WHERE expires_at <= ?)");
+    q->bind(1, now_ms).run();
+    return static_cast<std::size_t>(ctx_.db().changes());
+  });
+}
+
 Result<std::vector<StoredMessage>> Messages::unshown(std::uint64_t after_seq, std::size_t limit) {
   limit = std::min(limit, max_list_messages);
   return detail::guarded([&]() -> Result<std::vector<StoredMessage>> {

@@ -115,6 +115,15 @@ public:
                                         DeliveryStatus status);
   [[nodiscard]] Result<bool> remove(const DeviceAddress& sender, std::string_view id);
 
+  // Disappearing messages (docs/PROTOCOL.md 2.19): the message is deleted by purge_expired() at
+  // or after `expires_at_ms` (Unix ms). The deadline is a plaintext column (so the purge needs no
+  // decryption); it says when, never what. false if there is no such message.
+  [[nodiscard]] Result<bool> set_expiry(const DeviceAddress& sender, std::string_view id,
+                                        std::int64_t expires_at_ms);
+  // Deletes every message whose deadline is at or before now_ms (secure_delete overwrites it);
+  // returns how many.
+  [[nodiscard]] Result<std::size_t> purge_expired(std::int64_t now_ms);
+
   // Incoming messages of every conversation after that conversation's shown mark and after
   // after_seq, ascending by seq, at most limit.
   [[nodiscard]] Result<std::vector<StoredMessage>> unshown(std::uint64_t after_seq = 0,

@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS message_ids (
   id_key BLOB NOT NULL
 ) WITHOUT ROWID, STRICT;
 CREATE INDEX IF NOT EXISTS message_ids_by_id ON message_ids (id_key);
+CREATE TABLE IF NOT EXISTS message_expiry (
+  key BLOB PRIMARY KEY REFERENCES messages (key) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID, STRICT;
+CREATE INDEX IF NOT EXISTS message_expiry_by_time ON message_expiry (expires_at);
 )sql";
 
 // Per connection; none of these touches the file. locking_mode=EXCLUSIVE: the first access

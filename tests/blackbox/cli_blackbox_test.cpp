@@ -5,6 +5,7 @@
 // afterwards.
 #include "store/sqlite.hpp"
 #include "support/group_accounts.hpp"
+#include "support/lotse_cli.hpp"
 #include "support/relay_harness.hpp"
 #include "support/relay_process.hpp"
 
@@ -22,48 +23,7 @@ using namespace lotse;
 
 namespace {
 
-std::filesystem::path cli_binary() {
-  return LOTSE_CLI_BINARY;
-}
-
-struct Lotse {
-  std::filesystem::path profile;
-
-  test::CommandResult run(std::vector<std::string> args,
-                          const char* passphrase = "correct horse") const {
-    ::setenv("LOTSE_PASSPHRASE", passphrase, 1);
-    std::vector<std::string> argv{cli_binary().string(), "--profile", profile.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return test::run_command(argv, std::chrono::seconds(60));
-  }
-  test::CommandResult ok(std::vector<std::string> args) const {
-    auto r = run(std::move(args));
-    INFO("stderr: " << r.err);
-    REQUIRE(r.exit_code == 0);
-    return r;
-  }
-  std::string line(std::vector<std::string> args) const {
-    auto out = ok(std::move(args)).out;
-    REQUIRE(!out.empty());
-    REQUIRE(out.back() == '\n');
-    out.pop_back();
-    REQUIRE(out.find('\n') == std::string::npos);  // exactly one line
-    return out;
-  }
-  nlohmann::json json(std::vector<std::string> args) const {
-    args.emplace_back("--json");
-    return nlohmann::json::parse(line(std::move(args)));
-  }
-  std::vector<nlohmann::json> json_lines(std::vector<std::string> args) const {
-    args.emplace_back("--json");
-    std::vector<nlohmann::json> out;
-    std::istringstream in(ok(std::move(args)).out);
-    for (std::string l; std::getline(in, l);) {
-      out.push_back(nlohmann::json::parse(l));
-    }
-    return out;
-  }
-};
+using test::Lotse;
 
 std::string file_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

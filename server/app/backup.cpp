@@ -422,7 +422,8 @@ RestoreResult restore_backup(const Config& config, const fs::path& from, std::in
       (void)copy_blob_files(from / "blobs", files);
       store.begin();
       try {
-        result.reapplied = store.reapply_deletion_journal(now_ms);
+        const auto notices = std::chrono::milliseconds(config.limits.envelope_lifetime).count();
+        result.reapplied = store.reapply_deletion_journal(now_ms, now_ms + notices);
         store.commit();
       } catch (...) {
         store.rollback();
@@ -451,7 +452,13 @@ RestoreResult restore_backup(const Config& config, const fs::path& from, std::in
         throw std::runtime_error("cannot checkpoint the restored database " + staged_db.string());
       }
     }
-    remove_database_files(staged_db);  // none are left after the close; make sure
+    // The close checkpointed and removed the WAL; a WAL left with frames in it would hold the
+    // re-applied deletions, so it must not be dropped.
+    if (std::error_code ec; fs::file_size(staged_db.string() + "-wal", ec) > 0 && !ec) {
+      throw std::runtime_error("the restored database " + staged_db.string() +
+                               " kept a write-ahead log after closing");
+    }
+    remove_database_files(staged_db);
     sync_path(staged_db, false);
     if (!use_live_journal) {
       sync_path(staged_journal, false);

@@ -9,8 +9,10 @@
 // the database thread (one short job each, so deliveries are never held up for long), files are
 // unlinked on the file worker. Every sweep ends with the deletions made final on disk (free
 // pages vacuumed, WAL checkpointed and truncated: acknowledged and expired ciphertext leaves no
-// page image behind). It runs once at start and then every limits.blob_sweep_interval; expiry is
-// judged by the relay's Clock, so tests move a fake clock and call sweep(). Thread-safe; no Asio.
+// page image behind); deletion journal entries (store/deletion_journal.hpp) older than
+// limits.deletion_journal_lifetime go too. It runs once at start and then every
+// limits.blob_sweep_interval; expiry is judged by the relay's Clock, so tests move a fake clock
+// and call sweep(). Thread-safe; no Asio.
 #include "relay/blobs.hpp"
 #include "relay/limits.hpp"
 #include "relay/retention.hpp"

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -280,7 +281,8 @@ void RelayStore::journal_deletion(Deletion kind, BlobView id, std::int64_t now_m
   journal_->add(kind, id, now_ms, sqlite3_get_autocommit(db_.handle()) == 0);
 }
 
-RelayStore::Reapplied RelayStore::reapply_deletion_journal(std::int64_t now) {
+RelayStore::Reapplied RelayStore::reapply_deletion_journal(std::int64_t now,
+                                                           std::int64_t notice_expires_at) {
   Reapplied out;
   std::int64_t newest_envelope = 0;
   auto delete_envelope = db_.prepare("DELETE FROM envelopes WHERE id = ?1");
@@ -322,9 +324,16 @@ RelayStore::Reapplied RelayStore::reapply_deletion_journal(std::int64_t now) {
       case Deletion::account: accounts.emplace_back(e.id.begin(), e.id.end()); break;
     }
   }
-  // Erased accounts: RelayStore::erase_account (with `now`) re-applies them, once it exists.
-  (void)accounts;
-  (void)now;
+  // Last: an account's own rows (devices, prekeys, queues, blobs) go with it.
+  for (const auto& public_id : accounts) {
+    if (const Account* a = account_by_public_id(public_id)) {
+      Erasure erasure;
+      auto blobs = erase_account(a->id, now, &erasure, notice_expires_at);
+      out.blob_files.insert(out.blob_files.end(), std::make_move_iterator(blobs.begin()),
+                            std::make_move_iterator(blobs.end()));
+      ++out.accounts;
+    }
+  }
   // Envelope ids are AUTOINCREMENT: never hand out again an id the journal names, or a later
   // restore would delete a new envelope that happens to get it.
   if (newest_envelope > 0) {

@@ -308,7 +308,9 @@ public:
   // The random id of this relay database (meta), which its backups carry and its journal names.
   [[nodiscard]] std::string database_id();
   // A restore: deletes again everything the journal names, in the current transaction, and makes
-  // sure no envelope id it names is handed out again. The blob files are the caller's to unlink.
+  // sure no envelope id it names is handed out again. The contacts of an erased account are told
+  // again (notices expiring at `notice_expires_at`: the restore may have lost the first ones). The
+  // blob files are the caller's to unlink.
   struct Reapplied {
     std::size_t envelopes = 0;
     std::size_t one_time_prekeys = 0;
@@ -316,7 +318,8 @@ public:
     std::size_t accounts = 0;
     std::vector<Blob> blob_files;  // deleted blobs and the blobs of erased accounts
   };
-  [[nodiscard]] Reapplied reapply_deletion_journal(std::int64_t now);
+  [[nodiscard]] Reapplied reapply_deletion_journal(std::int64_t now,
+                                                   std::int64_t notice_expires_at);
   [[nodiscard]] DeletionJournal& deletion_journal() noexcept { return *journal_; }
 
 private:

@@ -252,11 +252,15 @@ TEST_CASE("a restore re-applies every deletion made since the backup, down to th
   const auto kept = marker('k');
   REQUIRE(org.anna->send_to(org.ben->device.account_id, 1, acked, 1).has_sent());
   REQUIRE(org.anna->send_to(org.ben->device.account_id, 1, kept, 2).has_sent());
+  REQUIRE(org.erin->send_to(org.ben->device.account_id, 1, marker('e'), 3).has_sent());
   const auto gone_content = pattern(40'000, 21);
   const auto kept_content = pattern(30'000, 22);
   const auto gone_blob = upload(*org.anna, gone_content, 16 * 1024);
   const auto kept_blob = upload(*org.anna, kept_content, 16 * 1024);
+  const auto erins_content = pattern(20'000, 23);
+  const auto erins_blob = upload(*org.erin, erins_content, 16 * 1024);
   org.relay->relay.blobs().worker().flush();
+  const auto erin_id = org.erin->device.account_id;
   const auto ben_prekeys = count_rows(*org.relay, "SELECT count(*) FROM one_time_prekeys");
 
   TempDir out;
@@ -266,9 +270,9 @@ TEST_CASE("a restore re-applies every deletion made since the backup, down to th
   org.relay->clock.advance(std::chrono::minutes(5));
 
   // After the backup: ben acknowledges one envelope, anna takes one of ben's one-time prekeys,
-  // and deletes one blob.
-  const auto got = org.ben->conn->deliveries(2);
-  REQUIRE(got.size() == 2);
+  // deletes one blob, and erin's account is erased.
+  const auto got = org.ben->conn->deliveries(3);
+  REQUIRE(got.size() == 3);
   std::uint64_t acked_id = 0;
   for (const auto& d : got) {
     if (d.ciphertext() == acked) {
@@ -279,7 +283,27 @@ TEST_CASE("a restore re-applies every deletion made since the backup, down to th
   REQUIRE(org.ben->ack({acked_id}).has_acked());
   const auto taken = one_time_prekey_of(fetch_bundle(*org.anna, *org.ben));
   REQUIRE(delete_blob(*org.anna, gone_blob).has_blob_deleted());
-  CHECK(journal_entries(org.data.path()) == 3);
+  org.erin->conn->disconnect();
+  org.erin.reset();
+  std::vector<store::Blob> erins_files;
+  std::optional<bool> erased;
+  REQUIRE(org.relay->executor.submit<bool>(
+      [&](store::RelayStore& s) {
+        const auto* a = s.account_by_public_id(erin_id);
+        if (a == nullptr) {
+          return false;
+        }
+        erins_files = s.erase_account(a->id, org.relay->clock.now_ms());
+        return true;
+      },
+      [&](std::optional<bool> ok) { erased = ok; }));
+  org.relay->executor.flush();
+  REQUIRE(erased == true);
+  CHECK(erins_files.size() == 1);
+  for (const auto& id : erins_files) {
+    org.relay->relay.blobs().forget(relay::BlobKey(id.begin(), id.end()));
+  }
+  CHECK(journal_entries(org.data.path()) == 4);
   // The journal holds ids, never content.
   const auto journal_bytes = database_bytes(org.data.path(), "deletions.db");
   CHECK_FALSE(contains(journal_bytes, acked));
@@ -290,21 +314,24 @@ TEST_CASE("a restore re-applies every deletion made since the backup, down to th
   CHECK(restored.reapplied.envelopes == 1);
   CHECK(restored.reapplied.one_time_prekeys == 1);
   CHECK(restored.reapplied.blobs == 1);
-  CHECK(restored.reapplied.accounts == 0);
+  CHECK(restored.reapplied.accounts == 1);
   CHECK(restored.blobs == 1);  // kept_blob only
   CHECK_FALSE(restored.new_journal);
   const auto line = app::describe(restored, org.config());
-  CHECK(contains(line, "1 envelopes, 1 one-time prekeys, 1 blobs, 0 accounts"));
+  CHECK(contains(line, "1 envelopes, 1 one-time prekeys, 1 blobs, 1 accounts"));
   CHECK_FALSE(fs::exists(org.data.path() / "restore.tmp"));
 
   // On disk, before the relay starts again: nothing deleted is left in the files.
   const auto bytes = database_bytes(org.data.path());
   CHECK_FALSE(contains(bytes, acked));
-  CHECK(contains(bytes, kept));  // the proof can fail
+  CHECK_FALSE(contains(bytes, marker('e')));  // erin's envelope went with her account
+  CHECK(contains(bytes, kept));               // the proof can fail
   const auto blob_bytes = tree_bytes(org.data.path() / "blobs");
   CHECK_FALSE(contains(blob_bytes, gone_content.substr(1000, 64)));
+  CHECK_FALSE(contains(blob_bytes, erins_content.substr(1000, 64)));
   CHECK(contains(blob_bytes, kept_content.substr(1000, 64)));
   CHECK_FALSE(fs::exists(blob_path_in(org.data.path(), gone_blob)));
+  CHECK_FALSE(fs::exists(blob_path_in(org.data.path(), erins_blob)));
   CHECK(file_bytes(blob_path_in(org.data.path(), kept_blob)) == kept_content);
   // The envelope's id is never handed out again.
   CHECK(query(org.db(), "SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'") >=
@@ -313,16 +340,23 @@ TEST_CASE("a restore re-applies every deletion made since the backup, down to th
   org.start();
   CHECK(count_rows(*org.relay,
                    "SELECT count(*) FROM envelopes WHERE id = " + std::to_string(acked_id)) == 0);
-  CHECK(count_rows(*org.relay, "SELECT count(*) FROM envelopes") == 1);
+  CHECK(count_rows(*org.relay, "SELECT count(*) FROM envelopes WHERE erased_account IS NULL") == 1);
+  CHECK(count_rows(*org.relay, "SELECT count(*) FROM envelopes WHERE erased_account = '" + erin_id +
+                                   "'") == 2);  // notices for anna and ben
+  CHECK(count_rows(*org.relay,
+                   "SELECT count(*) FROM accounts WHERE public_id = '" + erin_id + "'") == 0);
   CHECK(count_rows(*org.relay, "SELECT count(*) FROM blobs WHERE blob_id = " +
                                    sql_blob(blob_text(gone_blob))) == 0);
   CHECK(count_rows(*org.relay, "SELECT count(*) FROM one_time_prekeys") ==
-        ben_prekeys - 1);  // the one handed out
-  // Ben logs in again and finds only what he had not acknowledged.
+        ben_prekeys - 1 - 10);  // the one handed out, and erin's ten
+  // Ben logs in again and finds only what he had not acknowledged, and is told again that erin's
+  // account is gone (the notice of the first erasure was not in the backup).
   REQUIRE(org.ben->login().has_logged_in());
-  const auto again = org.ben->conn->deliveries(1);
-  REQUIRE(again.size() == 1);
+  const auto again = org.ben->conn->deliveries(2);
+  REQUIRE(again.size() == 2);
   CHECK(again[0].ciphertext() == kept);
+  CHECK(again[1].account_erased() == erin_id);
+  CHECK(org.ben->conn->deliveries(1, std::chrono::milliseconds(50)).empty());
   // The prekey handed out after the backup is never handed out again.
   REQUIRE(org.anna->login().has_logged_in());
   CHECK(one_time_prekey_of(fetch_bundle(*org.anna, *org.ben)) != taken);

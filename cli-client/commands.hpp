@@ -52,6 +52,7 @@ int cmd_policy_set(const Common& common, const std::string& conversation,
                    const std::string& disappearing);
 int cmd_privacy_export(const Common& common);
 int cmd_account_delete(const Common& common, bool yes);
+int cmd_close(const Common& common, const std::string& conversation);
 
 // Shared by the commands: print one sentence for the error and return exit_error.
 int fail(const boost::system::error_code& ec);

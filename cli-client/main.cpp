@@ -152,14 +152,19 @@ int main(int argc, char** argv) {
   bool yes = false;
   account_delete->add_flag("--yes", yes, "Really do it");
 
+  auto* close_cmd = app.add_subcommand(
+      "close",
+      "(staff) Close a case: the relay deletes the conversation, the other devices delete theirs");
+  close_cmd->add_option("conversation", conversation, "Contact or group (name or id)")->required();
+
   auto* directory = app.add_subcommand("directory", "(staff) Every staff account on the relay");
 
   for (auto* sub :
-       {init,         whoami,      invite_cmd,     contacts,      send,          send_file,
-        get_file,     history_cmd, inbox,          chat,          verify,        group,
-        group_create, group_add,   group_remove,   group_promote, group_demote,  group_archive,
-        group_leave,  group_list,  group_members,  directory,     policy,        policy_show,
-        policy_set,   privacy,     privacy_export, account,       account_delete}) {
+       {init,         whoami,      invite_cmd,     contacts,      send,           send_file,
+        get_file,     history_cmd, inbox,          chat,          verify,         group,
+        group_create, group_add,   group_remove,   group_promote, group_demote,   group_archive,
+        group_leave,  group_list,  group_members,  directory,     policy,         policy_show,
+        policy_set,   privacy,     privacy_export, account,       account_delete, close_cmd}) {
     sub->add_option("--profile", common.profile, "Profile directory");
     sub->add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
   }
@@ -182,6 +187,9 @@ int main(int argc, char** argv) {
     }
     if (privacy_export->parsed()) {
       return cmd_privacy_export(common);
+    }
+    if (close_cmd->parsed()) {
+      return cmd_close(common, conversation);
     }
     if (account_delete->parsed()) {
       return cmd_account_delete(common, yes);

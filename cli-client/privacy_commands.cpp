@@ -163,4 +163,30 @@ int cmd_account_delete(const Common& common, bool yes) {
   return 0;
 }
 
+int cmd_close(const Common& common, const std::string& conversation) {
+  auto c = open_client(common, true);
+  if (!c) {
+    return fail(c.error());
+  }
+  auto closed = (*c)->close_conversation(conversation);
+  if (!closed) {
+    return fail(closed.error());
+  }
+  if (common.json) {
+    std::cout << nlohmann::json{{"conversation", closed->conversation},
+                                {"relay_envelopes_deleted", closed->relay_envelopes_deleted},
+                                {"relay_blobs_deleted", closed->relay_blobs_deleted},
+                                {"kept_own_copy", closed->kept_own_copy}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "closed " << closed->conversation << ": the relay deleted "
+              << closed->relay_envelopes_deleted << " queued message(s) and "
+              << closed->relay_blobs_deleted << " file(s); the other devices were told to delete "
+              << "theirs; your copy was "
+              << (closed->kept_own_copy ? "kept (organisation policy)" : "deleted") << "\n";
+  }
+  return 0;
+}
+
 }  // namespace lotse::cli

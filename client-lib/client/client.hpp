@@ -127,6 +127,15 @@ struct PolicyView {
   std::int64_t blob_lifetime = 0;
   std::int64_t inactive_client_erasure = 0;
   std::int64_t audit_log_lifetime = 0;
+  bool close_keeps_staff_copy = true;  // closing a case keeps the staff's own copies
+};
+
+// What closing a case did (docs/PROTOCOL.md 2.21).
+struct ClosedView {
+  std::string conversation;  // account id, or group id (hex)
+  std::uint32_t relay_envelopes_deleted = 0;
+  std::uint32_t relay_blobs_deleted = 0;
+  bool kept_own_copy = true;  // the organisation's record-keeping policy
 };
 
 struct SafetyNumberView {
@@ -178,6 +187,7 @@ struct Event {
     undecryptable,   // contact: a message from this account could not be decrypted and was dropped
     group_changed,   // group set: membership, roles, name or archived state changed
     contact_erased,  // contact: the relay erased that account; it is no longer a contact
+    conversation_closed,  // contact: that counsellor closed the case; this copy was deleted
   };
   Kind kind = Kind::message_received;
   MessageView message;
@@ -305,6 +315,13 @@ public:
   // contacts are told), then removes the local profile: the database, its -wal and -shm, the
   // directory if nothing else is in it. The Client is unusable afterwards. Needs connect().
   [[nodiscard]] Result<void> delete_account();
+  // Staff and admins: close a case (a contact or a group, as send_text). For a contact the relay
+  // deletes everything it holds of the conversation (queued messages both ways, files sent in
+  // it, its timer) and the connection between the two; the contact's devices get an end-to-end
+  // Close and delete their copies. A group is archived with a closing commit: the relay deletes
+  // its queued messages, every member deletes its copy (staff keep theirs when the policy says
+  // so). Our own copy is deleted unless the organisation's policy keeps staff copies.
+  [[nodiscard]] Result<ClosedView> close_conversation(std::string_view conversation);
 
   [[nodiscard]] Result<SafetyNumberView> safety_number(std::string_view contact);
   // The user compared the safety number: marks the contact verified, accepting its current keys.

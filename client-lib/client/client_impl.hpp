@@ -89,7 +89,12 @@ struct Client::Impl {
   std::deque<v1::Delivery> pending;     // deliveries waiting to be processed, in relay order
   std::set<std::string> refreshed_for;  // unknown senders a directory refresh was made for
   bool refreshing = false;
-  bool fetching_log = false;  // a GetGroupLog is in flight; deliveries wait for it
+  bool fetching_log = false;    // a GetGroupLog is in flight; deliveries wait for it
+  bool checkpoint_due = false;  // a conversation was wiped inside a transaction: checkpoint after
+  // With the lock, in a transaction (privacy.cpp): a closed case's conversation is deleted here
+  // unless this account is staff and the closer's policy keeps staff copies; a client also forgets
+  // the closer's keys. True if it deleted.
+  bool wipe_closed(const std::string& conversation, const std::string& peer, bool keep_staff_copy);
   // Verified states reconstructed from the relay's log, for a group whose queued commit does
   // not follow what this device has stored (joined later, or was away from it).
   std::map<std::string, protocol::GroupState> log_states;
@@ -171,8 +176,9 @@ struct Client::Impl {
   // archive for archiving. Without the lock.
   using MembershipChange =
       std::function<Result<std::vector<protocol::GroupMember>>(const LoadedGroup&)>;
-  [[nodiscard]] Result<GroupView> change_group(std::string_view reference,
-                                               const MembershipChange& change, bool archive);
+  [[nodiscard]] Result<GroupView> change_group(
+      std::string_view reference, const MembershipChange& change, bool archive,
+      std::optional<bool> close_keep_staff_copy = std::nullopt);
   [[nodiscard]] Result<GroupView> upload_commit(const protocol::GroupState* before,
                                                 const v1::SignedGroupCommit& commit,
                                                 const std::string& name, const std::string& topic);

@@ -452,7 +452,8 @@ Result<GroupView> Client::Impl::upload_commit(const protocol::GroupState* before
 }
 
 Result<GroupView> Client::Impl::change_group(std::string_view reference,
-                                             const MembershipChange& change, bool archive) {
+                                             const MembershipChange& change, bool archive,
+                                             std::optional<bool> close_keep_staff_copy) {
   for (int attempt = 0;; ++attempt) {
     v1::SignedGroupCommit commit;
     std::optional<LoadedGroup> group;
@@ -480,8 +481,9 @@ Result<GroupView> Client::Impl::change_group(std::string_view reference,
         return errc::last_manager;
       }
       const auto certificate = device_certificate(identity, account_key);
-      auto made = protocol::make_group_commit(&g->state, {}, std::move(*members), archive,
-                                              commit_author(certificate), now_ms());
+      auto made =
+          protocol::make_group_commit(&g->state, {}, std::move(*members), archive,
+                                      commit_author(certificate), now_ms(), close_keep_staff_copy);
       if (!made) {
         return commit_error(made.error());
       }
@@ -678,8 +680,14 @@ bool Client::Impl::on_group_commit(const v1::Delivery& d, std::vector<Event>& ev
     return true;
   }
   std::vector<Event> applied;
-  if (!apply_group_state(base ? &*base : nullptr, *after, d.group_commit(), applied) ||
-      !tx->commit()) {
+  if (!apply_group_state(base ? &*base : nullptr, *after, d.group_commit(), applied)) {
+    return true;
+  }
+  if (after->closed) {
+    // The case was closed (docs/PROTOCOL.md 2.21): by an owner or admin, verified above.
+    (void)wipe_closed(group_conversation(gid), {}, after->keep_staff_copy);
+  }
+  if (!tx->commit()) {
     return true;
   }
   log_states.erase(gid);

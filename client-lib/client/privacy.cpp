@@ -3,6 +3,7 @@
 // disappearing-message timer, purging this device's expired copies, the export of what the relay
 // holds about the account, and erasing the account with the local profile.
 #include "client/client_impl.hpp"
+#include "client/content.hpp"
 
 #include "store/limits.hpp"
 
@@ -28,6 +29,7 @@ PolicyView view_of(const v1::Policy& p, std::string conversation) {
   v.blob_lifetime = static_cast<std::int64_t>(p.blob_lifetime_seconds());
   v.inactive_client_erasure = static_cast<std::int64_t>(p.inactive_client_erasure_seconds());
   v.audit_log_lifetime = static_cast<std::int64_t>(p.audit_log_lifetime_seconds());
+  v.close_keeps_staff_copy = p.close_keeps_staff_copy();
   return v;
 }
 
@@ -205,6 +207,120 @@ Result<void> Client::delete_account() {
   }
   std::filesystem::remove(im.dir, ec);  // only if nothing else is in it
   return {};
+}
+
+bool Client::Impl::wipe_closed(const std::string& conversation, const std::string& peer,
+                               bool keep_staff_copy) {
+  const bool staff = own.role == store::AccountRole::staff || own.role == store::AccountRole::admin;
+  if (staff && keep_staff_copy) {
+    return false;
+  }
+  (void)profile.messages().remove_conversation(conversation);
+  if (!staff && !peer.empty()) {
+    // The case is over for the client: nothing of it stays, the counsellor's keys neither.
+    (void)profile.sessions().remove_sessions(peer);
+    (void)profile.contacts().remove(peer);
+  }
+  checkpoint_due = true;
+  return true;
+}
+
+Result<ClosedView> Client::close_conversation(std::string_view conversation) {
+  Impl& im = *impl_;
+  {
+    std::lock_guard lock(im.mutex);
+    if (im.own.role != store::AccountRole::staff && im.own.role != store::AccountRole::admin) {
+      return errc::not_staff;
+    }
+  }
+  auto org = policy();
+  if (!org) {
+    return org.error();
+  }
+  const bool keep = org->close_keeps_staff_copy;
+  ClosedView out;
+  out.kept_own_copy = keep;
+  std::string account_id;
+  {
+    std::lock_guard lock(im.mutex);
+    auto ref = im.conversation_ref(conversation, out.conversation);
+    if (!ref) {
+      return ref.error();
+    }
+    account_id = ref->peer_account_id();
+  }
+  if (account_id.empty()) {
+    // A group: archived by a closing commit the members verify (owners and admins only).
+    auto archived = im.change_group(conversation, {}, true, keep);
+    if (!archived) {
+      return archived.error();
+    }
+    std::lock_guard lock(im.mutex);
+    if (!keep) {
+      if (auto gid = from_hex(archived->id)) {
+        (void)im.profile.messages().remove_conversation(group_conversation(*gid));
+        (void)im.profile.checkpoint();
+      }
+    }
+    return out;
+  }
+  if (auto r = im.ensure_sessions(account_id); !r) {
+    return r.error();
+  }
+  v1::ClientFrame frame;
+  {
+    std::lock_guard lock(im.mutex);
+    auto c = im.profile.contacts().find(account_id);
+    if (!c || !*c) {
+      return errc::unknown_contact;
+    }
+    v1::Content content;
+    content.set_message_id(im.new_message_id());
+    content.set_sent_at_ms(static_cast<std::uint64_t>(im.now_ms()));
+    content.mutable_close()->set_keep_staff_copy(keep);
+    const crypto::WipedBytes plaintext(serialise(content));
+    auto tx = im.profile.begin();
+    if (!tx) {
+      return user_error(tx.error());
+    }
+    auto* close = frame.mutable_close_conversation();
+    close->mutable_conversation()->set_peer_account_id(account_id);
+    close->set_client_message_id(content.message_id());
+    auto session_cipher = im.cipher();
+    for (const auto& d : (*c)->devices) {
+      auto ciphertext =
+          session_cipher.encrypt(protocol::Address{account_id, d.device_id}, plaintext.view());
+      if (!ciphertext) {
+        return errc::no_devices;
+      }
+      auto* n = close->add_notices();
+      n->set_recipient_account_id(account_id);
+      n->set_recipient_device_id(d.device_id);
+      n->set_ciphertext(ciphertext->data(), ciphertext->size());
+    }
+    if (auto r = tx->commit(); !r) {
+      return user_error(r.error());
+    }
+  }
+  auto answer = im.call(std::move(frame));
+  if (!answer) {
+    return answer.error();
+  }
+  if (answer->has_error()) {
+    return relay_error(answer->error());
+  }
+  if (!answer->has_conversation_closed()) {
+    return errc::relay_refused;
+  }
+  out.relay_envelopes_deleted = answer->conversation_closed().envelopes_deleted();
+  out.relay_blobs_deleted = answer->conversation_closed().blobs_deleted();
+  out.kept_own_copy = answer->conversation_closed().keep_staff_copy();
+  std::lock_guard lock(im.mutex);
+  if (!out.kept_own_copy) {
+    (void)im.profile.messages().remove_conversation(account_id);
+    (void)im.profile.checkpoint();
+  }
+  return out;
 }
 
 }  // namespace lotse::client

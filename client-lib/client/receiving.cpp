@@ -198,6 +198,17 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
         c.display_name = content->profile().display_name();
         ok = profile.contacts().upsert(c).has_value();
       }
+    } else if (content->has_close()) {
+      // Only staff close a case; from a client this is ignored.
+      if ((*contact)->role == store::AccountRole::staff ||
+          (*contact)->role == store::AccountRole::admin) {
+        if (wipe_closed(sender.account_id, sender.account_id, content->close().keep_staff_copy())) {
+          Event e;
+          e.kind = Event::Kind::conversation_closed;
+          e.contact = sender.account_id;
+          event = e;
+        }
+      }
     } else if (content->has_group_setup()) {
       ok = on_group_setup(sender, content->group_setup(), events);
     } else if (content->has_receipt()) {
@@ -235,6 +246,11 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
     }
   }
 
+  if (checkpoint_due) {
+    // A closed case was wiped: no page of it may stay in the WAL.
+    (void)profile.checkpoint();
+    checkpoint_due = false;
+  }
   if (pending.empty() && drain_seen) {
     state_changed.notify_all();
   }

@@ -45,6 +45,11 @@ Result<GroupState> decode(const v1::SignedGroupCommit& signed_commit,
   s.epoch = c.epoch();
   s.head = group_commit_hash(crypto::as_bytes(signed_commit.commit()));
   s.archived = c.archived();
+  if (c.closed() && !c.archived()) {
+    return errc::malformed_message;  // only an archiving commit closes a case
+  }
+  s.closed = c.closed();
+  s.keep_staff_copy = c.keep_staff_copy();
   s.author_account_id = c.author_account_id();
   s.author_device_id = c.author_device_id();
   s.created_at_ms = static_cast<std::int64_t>(c.created_at_ms());
@@ -283,7 +288,8 @@ SenderKeyPlan plan_sender_keys(const GroupState* before, const GroupState& after
 Result<v1::SignedGroupCommit> make_group_commit(const GroupState* previous,
                                                 crypto::ByteView group_id,
                                                 std::vector<GroupMember> members, bool archived,
-                                                const CommitAuthor& author, std::int64_t now_ms) {
+                                                const CommitAuthor& author, std::int64_t now_ms,
+                                                std::optional<bool> closed_keep_staff_copy) {
   std::sort(members.begin(), members.end(),
             [](const GroupMember& a, const GroupMember& b) { return a.account_id < b.account_id; });
   v1::GroupCommit c;
@@ -304,6 +310,10 @@ Result<v1::SignedGroupCommit> make_group_commit(const GroupState* previous,
     e->set_role(static_cast<v1::GroupRole>(m.role));
   }
   c.set_archived(archived);
+  if (closed_keep_staff_copy) {
+    c.set_closed(true);
+    c.set_keep_staff_copy(*closed_keep_staff_copy);
+  }
   c.set_created_at_ms(static_cast<std::uint64_t>(std::max<std::int64_t>(now_ms, 0)));
 
   v1::SignedGroupCommit signed_commit;

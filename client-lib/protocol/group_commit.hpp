@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,6 +59,10 @@ struct GroupState {
   std::array<std::uint8_t, 32> head{};  // BLAKE2b-256 of the current commit's bytes
   std::vector<GroupMember> members;     // sorted by account_id, unique
   bool archived = false;
+  // With archived: the case was closed (docs/PROTOCOL.md 2.21); members delete their copies,
+  // staff keep theirs when keep_staff_copy.
+  bool closed = false;
+  bool keep_staff_copy = false;
   std::string author_account_id;  // of the current commit
   std::uint32_t author_device_id = 0;
   std::int64_t created_at_ms = 0;  // the current commit's (author's clock)
@@ -84,7 +89,8 @@ struct CommitAuthor {
 // error apply_group_commit would give for the result, so nothing unacceptable is ever signed.
 [[nodiscard]] Result<v1::SignedGroupCommit> make_group_commit(
     const GroupState* previous, crypto::ByteView group_id, std::vector<GroupMember> members,
-    bool archived, const CommitAuthor& author, std::int64_t now_ms);
+    bool archived, const CommitAuthor& author, std::int64_t now_ms,
+    std::optional<bool> closed_keep_staff_copy = std::nullopt);
 
 // Verifies `commit` on top of `previous` (nullptr: it must create the group, epoch 0) and returns
 // the new state. Errors, in the order checked:

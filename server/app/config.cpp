@@ -316,10 +316,10 @@ std::vector<OptionSpec> make_specs() {
                        "Upload and download bytes an account may burst; at least max_chunk_bytes",
                        &L::transfer_burst_bytes));
   // Retention policy (docs/PRIVACY.md).
-  specs.push_back(seconds_or_off(
-      "policy.disappearing_default",
-      "Disappearing-message timer of a conversation whose members set none (0: off)",
-      &L::disappearing_default));
+  specs.push_back(
+      seconds_or_off("policy.disappearing_default",
+                     "Disappearing-message timer of a conversation whose members set none (0: off)",
+                     &L::disappearing_default));
   specs.push_back(seconds("policy.disappearing_min",
                           "Shortest timer the members of a conversation may set",
                           &L::disappearing_min));
@@ -336,6 +336,10 @@ std::vector<OptionSpec> make_specs() {
   specs.push_back(seconds("policy.audit_log_lifetime",
                           "How long content-free audit entries (who erased whom) are kept",
                           &L::audit_log_lifetime));
+  specs.push_back(
+      boolean("policy.close_keeps_staff_copy",
+              "Closing a case keeps the counsellors' own copies (clients always delete)",
+              &L::close_keeps_staff_copy));
   return specs;
 }
 

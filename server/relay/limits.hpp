@@ -63,6 +63,9 @@ struct Limits {
   // Client accounts without a login for this long are erased by the sweeper (0: never).
   std::chrono::seconds inactive_client_erasure{180 * 24 * 3600};
   std::chrono::seconds audit_log_lifetime{365 * 24 * 3600};
+  // Closing a case (docs/PROTOCOL.md 2.21): whether staff keep their own copy of the
+  // conversation (record-keeping duties); clients always delete theirs.
+  bool close_keeps_staff_copy = true;
 };
 
 // The largest blob CreateUpload accepts: the encrypted size (docs/PROTOCOL.md 1.6) of a

@@ -46,6 +46,7 @@ void fill_policy(v1::Policy& out, const Limits& limits,
   out.set_blob_lifetime_seconds(u64(limits.blob_lifetime));
   out.set_inactive_client_erasure_seconds(u64(limits.inactive_client_erasure));
   out.set_audit_log_lifetime_seconds(u64(limits.audit_log_lifetime));
+  out.set_close_keeps_staff_copy(limits.close_keeps_staff_copy);
   if (own) {
     out.set_disappearing_seconds(static_cast<std::uint32_t>(own->disappear_after));
     out.set_disappearing_from_conversation(true);

@@ -252,6 +252,7 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
         case Body::kSetPolicy: on_set_policy(frame); return;
         case Body::kExportAccount: on_export_account(frame); return;
         case Body::kDeleteAccount: on_delete_account(frame); return;
+        case Body::kCloseConversation: on_close_conversation(frame); return;
         case Body::kRegister:
         case Body::kLogin:
           reply_error(id, v1::ALREADY_AUTHENTICATED, "This connection is already authenticated.");

@@ -95,6 +95,7 @@ private:
   void on_set_policy(const v1::ClientFrame& frame);
   void on_export_account(const v1::ClientFrame& frame);
   void on_delete_account(const v1::ClientFrame& frame);
+  void on_close_conversation(const v1::ClientFrame& frame);
   void reply_upload_status(std::uint64_t request_id, const std::string& blob_id, std::uint64_t size,
                            std::uint64_t received, bool complete, std::int64_t expires_at);
 

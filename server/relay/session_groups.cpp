@@ -108,7 +108,8 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
   submit<Outcome>(
       id,
       [signed_commit, signed_bytes, body, group_id = commit.group_id(), epoch = commit.epoch(),
-       account = account_, device = device_, now, max_groups = limits.max_groups_per_account,
+       closes = commit.archived() && commit.closed(), account = account_, device = device_, now,
+       max_groups = limits.max_groups_per_account,
        lifetime =
            std::chrono::milliseconds(limits.envelope_lifetime).count()](store::RelayStore& store) {
         Outcome out;
@@ -181,6 +182,12 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
             store::GroupChange{bytes_of(group_id), epoch, next->archived, std::move(members),
                                bytes_of(*signed_bytes)},
             now);
+        if (closes) {
+          // The case is closed (docs/PROTOCOL.md 2.21): no message of the group stays queued.
+          if (const store::Group* closed = store.group(bytes_of(group_id))) {
+            (void)store.close_group(closed->id, now);
+          }
+        }
         for (const auto member : recipients) {
           for (const auto* d : store.devices_of(member)) {
             if (d->id != device) {

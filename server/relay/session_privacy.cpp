@@ -2,6 +2,7 @@
 // Session, retention and privacy (docs/PROTOCOL.md 2.19 and 2.20): a conversation's policy
 // (GetPolicy, SetPolicy), the export of everything the relay holds about the account
 // (ExportAccount) and erasing the account (DeleteAccount).
+#include "relay/delivery_encoding.hpp"
 #include "relay/log.hpp"
 #include "relay/relay.hpp"
 #include "relay/retention.hpp"
@@ -315,6 +316,125 @@ void Session::on_delete_account(const v1::ClientFrame& frame) {
       [relay = &relay_, erased, device = device_](const bool& done) {
         if (done) {
           relay->account_erased(*erased, device);
+        }
+      });
+}
+
+void Session::on_close_conversation(const v1::ClientFrame& frame) {
+  const auto id = frame.request_id();
+  const auto& close = frame.close_conversation();
+  const auto& limits = relay_.limits();
+  if (close.conversation().peer_account_id().empty() || !close.conversation().group_id().empty() ||
+      close.conversation().peer_account_id().size() > max_account_id_chars) {
+    reply_error(id, v1::BAD_REQUEST,
+                "CloseConversation names a peer_account_id; a group is closed with an archiving "
+                "commit whose closed flag is set.");
+    return;
+  }
+  if (close.client_message_id().size() != support::client_message_id_bytes) {
+    reply_error(id, v1::BAD_REQUEST, "client_message_id must be 16 bytes.");
+    return;
+  }
+  if (role_ == store::Role::client) {
+    reply_error(id, v1::NOT_AUTHORIZED, "Only staff and admins close a case.");
+    return;
+  }
+  if (static_cast<std::size_t>(close.notices_size()) > limits.max_envelopes_per_send) {
+    reply_error(id, v1::TOO_MANY_ENVELOPES, "Too many notices in one CloseConversation.");
+    return;
+  }
+  for (const auto& n : close.notices()) {
+    if (n.ciphertext().size() > limits.max_envelope_bytes) {
+      reply_error(id, v1::TOO_LARGE, "A notice's ciphertext is over max_envelope_bytes.");
+      return;
+    }
+    if (n.ciphertext().empty() ||
+        (n.recipient_account_id() != close.conversation().peer_account_id() &&
+         n.recipient_account_id() != account_public_id_) ||
+        (n.recipient_account_id() == account_public_id_ && n.recipient_device_id() == device_no_)) {
+      reply_error(id, v1::BAD_REQUEST,
+                  "A notice must go to a device of the peer or to another device of this "
+                  "account, with a ciphertext.");
+      return;
+    }
+  }
+  struct Outcome {
+    int error = 0;
+    std::size_t envelopes = 0;
+    std::vector<store::Blob> blobs;
+    std::vector<QueuedDelivery> notices;
+  };
+  const auto now = relay_.clock().now_ms();
+  auto request = std::make_shared<const v1::CloseConversation>(close);
+  submit<Outcome>(
+      id,
+      [request, account = account_, now, &limits, from_device = device_,
+       from_public_id = account_public_id_, from_device_no = device_no_,
+       lifetime =
+           std::chrono::milliseconds(limits.envelope_lifetime).count()](store::RelayStore& store) {
+        Outcome out;
+        const auto c = find_conversation(store, account, request->conversation());
+        if (c.error != 0) {
+          out.error = c.error;
+          return out;
+        }
+        // Every notice's device must exist (checked before anything is deleted).
+        std::vector<std::int64_t> devices;
+        for (const auto& n : request->notices()) {
+          const auto* a = store.account_by_public_id(n.recipient_account_id());
+          const auto* d = a != nullptr ? store.device(a->id, n.recipient_device_id()) : nullptr;
+          if (d == nullptr) {
+            out.error = v1::UNKNOWN_RECIPIENT;
+            return out;
+          }
+          devices.push_back(d->id);
+        }
+        auto closed = store.close_pair(account, c.peer, now);
+        out.envelopes = closed.envelopes;
+        out.blobs = std::move(closed.blobs);
+        v1::Delivery d;
+        d.set_sender_account_id(from_public_id);
+        d.set_sender_device_id(from_device_no);
+        d.set_client_message_id(request->client_message_id());
+        d.set_server_time_ms(static_cast<std::uint64_t>(now));
+        const auto cmid = bytes_of(request->client_message_id());
+        for (int i = 0; i < request->notices_size(); ++i) {
+          const auto device = devices[static_cast<std::size_t>(i)];
+          d.set_ciphertext(request->notices(i).ciphertext());
+          const auto envelope = store.insert_envelope(device, from_device, cmid,
+                                                      bytes_of(request->notices(i).ciphertext()),
+                                                      now, now + lifetime);
+          out.notices.push_back({envelope, device, encode_delivery_body(d)});
+        }
+        const auto* peer = store.account(c.peer);
+        store.audit(from_public_id, "conversation.closed", peer != nullptr ? peer->public_id : "",
+                    now, now + std::chrono::milliseconds(limits.audit_log_lifetime).count());
+        return out;
+      },
+      [this, id, now, keep = limits.close_keeps_staff_copy](Outcome out) {
+        if (out.error != 0) {
+          reply_error(id, out.error,
+                      out.error == v1::UNKNOWN_RECIPIENT && out.envelopes == 0
+                          ? "No such account or device, or this account may not write to it; "
+                            "nothing was deleted."
+                          : conversation_error_message(out.error));
+          return;
+        }
+        v1::ServerFrame reply;
+        reply.set_request_id(id);
+        auto* closed = reply.mutable_conversation_closed();
+        closed->set_envelopes_deleted(static_cast<std::uint32_t>(out.envelopes));
+        closed->set_blobs_deleted(static_cast<std::uint32_t>(out.blobs.size()));
+        closed->set_keep_staff_copy(keep);
+        closed->set_server_time_ms(static_cast<std::uint64_t>(now));
+        send(reply);
+      },
+      [relay = &relay_](const Outcome& out) {
+        for (const auto& blob : out.blobs) {
+          relay->blobs().forget(BlobKey(blob.begin(), blob.end()));
+        }
+        for (const auto& notice : out.notices) {
+          relay->route(notice);
         }
       });
 }

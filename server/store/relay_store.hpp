@@ -78,8 +78,8 @@ struct StoredEnvelope {
   Blob client_message_id;
   Blob ciphertext;
   std::int64_t created_at = 0;
-  Blob group_id;      // group messages and commits: the 16-byte group id
-  Blob group_commit;  // commits: a serialised SignedGroupCommit
+  Blob group_id;                  // group messages and commits: the 16-byte group id
+  Blob group_commit;              // commits: a serialised SignedGroupCommit
   std::int64_t disappear_at = 0;  // the conversation's disappearing-message deadline; 0: none
   std::string erased_account;     // a notice: this contact's account was erased (no sender)
 };
@@ -382,6 +382,19 @@ public:
   [[nodiscard]] std::vector<Blob> erase_account(std::int64_t account, std::int64_t now,
                                                 Erasure* erasure = nullptr,
                                                 std::int64_t notice_expires_at = 0);
+  // Closing a case (docs/PROTOCOL.md 2.21). What was deleted, journaled; blob files are the
+  // caller's to unlink after the commit.
+  struct Closed {
+    std::size_t envelopes = 0;
+    std::vector<Blob> blobs;
+  };
+  // The pairwise conversation of accounts a and b: queued envelopes both ways, blobs either
+  // owns that the other may read, the conversation's timer, and the connection between them.
+  [[nodiscard]] Closed close_pair(std::int64_t a, std::int64_t b, std::int64_t now);
+  // A group's stored messages and their queue rows (its commits stay: the signed log), and its
+  // timer.
+  [[nodiscard]] Closed close_group(std::int64_t group_row, std::int64_t now);
+
   // Whether another connection (an admin command such as `lotse-relay users remove`) committed
   // since the last call (PRAGMA data_version); the relay then reloads its directory.
   [[nodiscard]] bool changed_elsewhere();
@@ -409,10 +422,10 @@ public:
   struct DeviceData {
     const Device* device = nullptr;
     std::uint32_t one_time_prekeys = 0;
-    std::uint32_t queued = 0;         // envelopes waiting for this device
-    std::int64_t oldest_queued = 0;   // created_at of the oldest; 0 if none
-    std::uint32_t queued_sent = 0;    // envelopes from this device still waiting for others
-    std::uint32_t send_guards = 0;    // send_dedup rows of this device
+    std::uint32_t queued = 0;        // envelopes waiting for this device
+    std::int64_t oldest_queued = 0;  // created_at of the oldest; 0 if none
+    std::uint32_t queued_sent = 0;   // envelopes from this device still waiting for others
+    std::uint32_t send_guards = 0;   // send_dedup rows of this device
     std::int64_t created_at = 0;
   };
   struct InviteData {
@@ -433,11 +446,11 @@ public:
     std::vector<std::pair<const Group*, GroupRole>> groups;
     std::vector<std::pair<const Group*, TimerOverride>> group_timers;
     std::vector<PairTimerData> pair_timers;
-    std::vector<BlobRecord> blobs;  // owned, by blob id after blobs_after, at most max_blobs
-    std::uint64_t blob_count = 0;   // all owned
-    bool more_blobs = false;        // more after the last of `blobs`
-    std::uint32_t blob_readers = 0;         // blobs of others this account may read
-    std::vector<InviteData> invites;        // created by it
+    std::vector<BlobRecord> blobs;    // owned, by blob id after blobs_after, at most max_blobs
+    std::uint64_t blob_count = 0;     // all owned
+    bool more_blobs = false;          // more after the last of `blobs`
+    std::uint32_t blob_readers = 0;   // blobs of others this account may read
+    std::vector<InviteData> invites;  // created by it
     std::vector<AuditEntry> audit;
   };
   [[nodiscard]] AccountData account_data(std::int64_t account, BlobView blobs_after,
@@ -454,6 +467,9 @@ private:
   void forget_blob(const BlobRecord& blob);
   Account& cache_account(Account account);
   void set_members(Group& group, GroupMembers members);
+  // Deletes the queued envelopes `rows` selects as (envelope id, recipient device), journaled;
+  // returns how many.
+  std::size_t delete_selected_envelopes(Statement rows, std::int64_t now);
 
   Database db_;
   std::filesystem::path blob_directory_;
@@ -475,7 +491,7 @@ private:
   std::unordered_map<std::int64_t, BlobUsage> blob_usage_;  // by owner account
   std::uint64_t blob_bytes_total_ = 0;
   std::map<std::pair<std::int64_t, std::int64_t>, TimerOverride> pair_timers_;  // (a < b)
-  std::unordered_map<std::int64_t, TimerOverride> group_timers_;                 // by group row
+  std::unordered_map<std::int64_t, TimerOverride> group_timers_;                // by group row
   std::int64_t data_version_ = -1;
 };
 

@@ -142,6 +142,64 @@ std::vector<Blob> RelayStore::erase_account(std::int64_t account_row, std::int64
   return blob_ids;
 }
 
+std::size_t RelayStore::delete_selected_envelopes(Statement rows, std::int64_t now) {
+  std::map<std::int64_t, std::vector<std::int64_t>> by_device;
+  while (rows.step()) {
+    by_device[rows.column_int(1)].push_back(rows.column_int(0));
+  }
+  rows.reset();
+  std::size_t deleted = 0;
+  for (const auto& [device, ids] : by_device) {
+    // delete_envelopes journals each id and keeps the queue counts.
+    deleted += delete_envelopes(device, ids, now);
+  }
+  return deleted;
+}
+
+RelayStore::Closed RelayStore::close_pair(std::int64_t a, std::int64_t b, std::int64_t now) {
+  Closed out;
+  auto envelopes = db_.prepare(
+      "SELECT e.id, e.recipient_device FROM envelopes e "
+      "JOIN devices r ON r.id = e.recipient_device JOIN devices s ON s.id = e.sender_device "
+      "WHERE e.group_message IS NULL AND e.group_commit IS NULL AND e.erased_account IS NULL "
+      "AND ((r.account = ?1 AND s.account = ?2) OR (r.account = ?2 AND s.account = ?1))");
+  envelopes.bind(1, a).bind(2, b);
+  out.envelopes = delete_selected_envelopes(std::move(envelopes), now);
+  {
+    auto q = db_.prepare(
+        "SELECT b.blob_id FROM blobs b JOIN blob_readers r ON r.blob = b.id "
+        "WHERE (b.owner = ?1 AND r.account = ?2) OR (b.owner = ?2 AND r.account = ?1)");
+    q.bind(1, a).bind(2, b);
+    while (q.step()) {
+      out.blobs.push_back(q.column_blob(0));
+    }
+  }
+  for (const auto& id : out.blobs) {
+    (void)delete_blob(id, now);
+  }
+  set_pair_timer(a, b, std::nullopt, a, now);
+  db_.prepare("DELETE FROM connections WHERE (a = ?1 AND b = ?2) OR (a = ?2 AND b = ?1)")
+      .bind(1, a)
+      .bind(2, b)
+      .run();
+  connections_.erase({a, b});
+  connections_.erase({b, a});
+  return out;
+}
+
+RelayStore::Closed RelayStore::close_group(std::int64_t group_row, std::int64_t now) {
+  Closed out;
+  auto envelopes = db_.prepare(
+      "SELECT e.id, e.recipient_device FROM envelopes e JOIN group_messages m "
+      "ON m.id = e.group_message WHERE m.group_row = ?1");
+  envelopes.bind(1, group_row);
+  out.envelopes = delete_selected_envelopes(std::move(envelopes), now);
+  // Shared copies without queue rows left (the trigger removed the others).
+  db_.prepare("DELETE FROM group_messages WHERE group_row = ?1").bind(1, group_row).run();
+  set_group_timer(group_row, std::nullopt, 0, now);
+  return out;
+}
+
 bool RelayStore::changed_elsewhere() {
   const auto version = db_.query_int("PRAGMA data_version");
   const bool changed = data_version_ >= 0 && version != data_version_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Retention and privacy with the real binaries, as a client, a counsellor and an admin would use
-// them: `lotse policy show|set`, `lotse privacy export`, `lotse account delete`, and
-// `lotse-relay users list|remove` and `policy show` (docs/PROTOCOL.md 2.19, 2.20).
+// them: `lotse policy show|set`, `lotse privacy export`, `lotse account delete`, `lotse close`,
+// and `lotse-relay users list|remove` and `policy show` (docs/PROTOCOL.md 2.19 to 2.21).
 #include "store/sqlite.hpp"
 #include "support/lotse_cli.hpp"
 #include "support/relay_harness.hpp"
@@ -26,21 +26,30 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-}  // namespace
+// A running relay with an admin, a counsellor (anna.k) and her client (Mia), each a profile.
+struct Office {
+  test::TempDir dir;
+  test::RelayProcess relay{dir.path() / "relay"};
+  Lotse admin{dir.path() / "admin"};
+  Lotse anna{dir.path() / "anna"};
+  Lotse mia{dir.path() / "mia"};
 
-TEST_SUITE("blackbox") {
-  TEST_CASE("policies, export and erasure from the command line") {
-    test::TempDir dir;
-    test::RelayProcess relay(dir.path() / "relay");
+  Office() {
     relay.start();
     REQUIRE(relay.bootstrap_invite().has_value());
-    const Lotse admin{dir.path() / "admin"};
-    const Lotse anna{dir.path() / "anna"};
-    const Lotse mia{dir.path() / "mia"};
     admin.ok({"init", *relay.bootstrap_invite(), "--name", "admin"});
     anna.ok({"init", trimmed(relay.admin({"invite", "create", "--role", "staff"}).out), "--name",
              "anna.k"});
     mia.ok({"init", trimmed(anna.ok({"invite"}).out), "--name", "Mia"});
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("blackbox") {
+  TEST_CASE("policies, export and erasure from the command line") {
+    Office office;
+    auto& [dir, relay, admin, anna, mia] = office;
     const auto mia_id = mia.json({"whoami"})["account_id"].get<std::string>();
     const auto anna_id = anna.json({"whoami"})["account_id"].get<std::string>();
 
@@ -117,5 +126,35 @@ TEST_SUITE("blackbox") {
     }
     const auto log = relay.log();
     CHECK(log.find("Hallo") == std::string::npos);
+  }
+  TEST_CASE("a counsellor closes a case: the relay purges it, the client's device wipes it") {
+    Office office;
+    auto& [dir, relay, admin, anna, mia] = office;
+    const auto mia_id = mia.json({"whoami"})["account_id"].get<std::string>();
+    mia.ok({"send", "anna.k", "Ich brauche Hilfe"});
+    CHECK(anna.ok({"inbox", "--wait", "5"}).out.find("Ich brauche Hilfe") != std::string::npos);
+    CHECK(mia.run({"close", "anna.k"}).exit_code == 1);  // only staff close a case
+    anna.ok({"send", "Mia", "Noch nicht abgeholt"});     // queued on the relay: Mia is offline
+
+    // The counsellor closes the case; the organisation keeps her copy by default.
+    const auto closed = anna.json({"close", "Mia"});
+    CHECK(closed["relay_envelopes_deleted"].get<int>() >= 1);
+    CHECK(closed["relay_blobs_deleted"] == 0);
+    CHECK(closed["kept_own_copy"] == true);
+    CHECK(anna.ok({"history", "Mia"}).out.find("Ich brauche Hilfe") != std::string::npos);
+
+    // Mia's device receives the close notice, never the purged message, and wipes the case.
+    const auto inbox = mia.ok({"inbox", "--wait", "2"}).out;
+    CHECK(inbox.find("Noch nicht abgeholt") == std::string::npos);
+    CHECK(mia.run({"history", "anna.k"}).exit_code != 0);
+    CHECK(mia.ok({"contacts"}).out.find("anna.k") == std::string::npos);
+    // Neither can write to the other any more.
+    CHECK(anna.run({"send", "Mia", "Hallo?"}).exit_code != 0);
+    CHECK(relay.stop() == 0);
+    store::Database db(relay.data_dir() / "relay.db");
+    CHECK(db.query_int("SELECT count(*) FROM audit_log WHERE action = 'conversation.closed'") == 1);
+    CHECK(db.query_int("SELECT count(*) FROM connections c JOIN accounts x ON x.id IN (c.a, c.b) "
+                       "WHERE x.public_id = '" +
+                       mia_id + "'") == 0);
   }
 }

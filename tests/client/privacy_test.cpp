@@ -155,3 +155,65 @@ TEST_CASE("deleting an account erases it on the relay and the whole local profil
                      [&](const client::ContactView& c) { return c.account_id == robin_id; }));
   CHECK_FALSE(staff->send_text(robin_id, "hello?").has_value());
 }
+
+TEST_CASE("closing a case: the client's device deletes the conversation, the policy decides ours") {
+  for (const bool keep : {false, true}) {
+    CAPTURE(keep);
+    relay::Limits limits;
+    limits.close_keeps_staff_copy = keep;
+    LiveRelay relay(limits);
+    auto pair = make_pair(relay);
+    auto& staff = *pair.staff;
+    auto& robin = *pair.client;
+    (void)send_and_wait(robin, staff, "Ich brauche Hilfe");
+    (void)send_and_wait(staff, robin, "Wir finden eine Lösung");
+    CHECK(robin->close_conversation(staff.me.account_id).error() == client::errc::not_staff);
+
+    const auto closed = staff->close_conversation(robin.me.account_id);
+    REQUIRE(closed.has_value());
+    CHECK(closed->kept_own_copy == keep);
+    REQUIRE(robin.log->wait_for(client::Event::Kind::conversation_closed));
+    // The client's device holds nothing of the case any more, not even the counsellor's keys.
+    auto contacts = robin->contacts();
+    REQUIRE(contacts.has_value());
+    CHECK(contacts->empty());
+    CHECK_FALSE(robin->history(staff.me.account_id).has_value());  // no such contact now
+    // Ours follows the organisation's record-keeping policy.
+    auto ours = staff->history(robin.me.account_id);
+    REQUIRE(ours.has_value());
+    CHECK(ours->size() == (keep ? 2U : 0U));
+    // Neither can write to the other any more.
+    CHECK_FALSE(staff->send_text(robin.me.account_id, "noch da?").has_value());
+  }
+}
+
+TEST_CASE("closing a group case archives it and every client member deletes its copy") {
+  relay::Limits limits;
+  limits.close_keeps_staff_copy = false;
+  LiveRelay relay(limits);
+  auto pair = make_pair(relay);
+  auto& staff = *pair.staff;
+  auto& robin = *pair.client;
+  auto group = staff->create_group("Fall Robin", {robin.me.account_id});
+  REQUIRE(group.has_value());
+  REQUIRE(robin.log->wait_for(client::Event::Kind::group_changed));
+  auto sent = staff->send_text("Fall Robin", "Termin am Dienstag");
+  REQUIRE(sent.has_value());
+  REQUIRE(robin.log->wait_for(client::Event::Kind::message_received, sent->id));
+  REQUIRE(robin->history("Fall Robin").has_value());
+  CHECK(robin->history("Fall Robin")->size() == 1);
+
+  const auto closed = staff->close_conversation("Fall Robin");
+  REQUIRE(closed.has_value());
+  CHECK_FALSE(closed->kept_own_copy);
+  CHECK(staff->history("Fall Robin")->empty());
+  // Robin's device verifies the closing commit and deletes the group's messages.
+  REQUIRE(robin.log->wait([&](const std::vector<client::Event>&) {
+    auto h = robin->history("Fall Robin");
+    return h && h->empty();
+  }));
+  auto g = robin->find_group("Fall Robin");
+  REQUIRE(g.has_value());
+  CHECK(g->archived);
+  CHECK(robin->close_conversation("Fall Robin").error() == client::errc::not_staff);
+}

@@ -267,8 +267,7 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   both.mutable_set_policy()->mutable_conversation()->set_peer_account_id("x");
   both.mutable_set_policy()->mutable_conversation()->set_group_id(std::string(16, '\x02'));
   auto out_of_bounds = file_frame(53);
-  out_of_bounds.mutable_set_policy()->mutable_conversation()->set_group_id(
-      std::string(16, '\x02'));
+  out_of_bounds.mutable_set_policy()->mutable_conversation()->set_group_id(std::string(16, '\x02'));
   out_of_bounds.mutable_set_policy()->set_disappearing_seconds(1);
   auto reset = file_frame(54);
   *reset.mutable_set_policy()->mutable_conversation() = unknown_peer.get_policy().conversation();
@@ -282,6 +281,23 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   write("privacy", frames(true, {organisation, unknown_peer, both, out_of_bounds, reset, exported,
                                  bad_page, not_mine}));
   write("privacy_unauthenticated", frames(false, {test::hello_frame(1), exported, not_mine}));
+
+  // Closing a case (docs/PROTOCOL.md 2.21).
+  auto close_unknown = file_frame(60);
+  auto* c = close_unknown.mutable_close_conversation();
+  *c->mutable_conversation() = unknown_peer.get_policy().conversation();
+  c->set_client_message_id(std::string(16, '\x03'));
+  auto* notice = c->add_notices();
+  notice->set_recipient_account_id(unknown_peer.get_policy().conversation().peer_account_id());
+  notice->set_recipient_device_id(1);
+  notice->set_ciphertext("close notice");
+  auto close_group = file_frame(61);
+  close_group.mutable_close_conversation()->mutable_conversation()->set_group_id(
+      std::string(16, '\x02'));
+  auto close_short_id = close_unknown;
+  close_short_id.set_request_id(62);
+  close_short_id.mutable_close_conversation()->set_client_message_id("short");
+  write("close", frames(true, {close_unknown, close_group, close_short_id}));
 
   v1::ClientFrame reg;
   reg.set_request_id(2);

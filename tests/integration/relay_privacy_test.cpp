@@ -463,3 +463,130 @@ TEST_CASE("an erasure by another process (lotse-relay users remove) reaches the 
   CHECK(count_rows(org.relay, "SELECT count(*) FROM audit_log WHERE actor = 'relay-admin'") == 1);
   CHECK(org.anna->send_to(carla_id, 1, "x", 9).error().code() == v1::UNKNOWN_RECIPIENT);
 }
+
+namespace {
+
+v1::ServerFrame close_with(Client& staff, const Client& peer, std::vector<std::string> notices) {
+  v1::ClientFrame f;
+  f.set_request_id(staff.rid());
+  auto* c = f.mutable_close_conversation();
+  c->mutable_conversation()->set_peer_account_id(peer.device.account_id);
+  c->set_client_message_id(message_id(900));
+  for (const auto& n : notices) {
+    auto* e = c->add_notices();
+    e->set_recipient_account_id(peer.device.account_id);
+    e->set_recipient_device_id(1);
+    e->set_ciphertext(n);
+  }
+  return staff.conn->request(f);
+}
+
+}  // namespace
+
+TEST_CASE("closing a case purges the conversation on the relay and queues the wipe notice") {
+  GroupOrg org;
+  auto& anna = *org.anna;
+  auto& carla = *org.carla;
+  const auto queued_to_her = marker('q');
+  const auto queued_from_her = marker('r');
+  REQUIRE(anna.send_to(carla.device.account_id, 1, queued_to_her, 1).has_sent());
+  REQUIRE(carla.send_to(anna.device.account_id, 1, queued_from_her, 2).has_sent());
+  const auto blob = upload(carla, marker('s') + std::string(500, 'y'), 1000);
+  REQUIRE(send_with_blobs(carla, anna, {blob}, 3).has_sent());
+  const auto other = org.ben->send_to(org.dora->device.account_id, 1, marker('o'), 4);
+  REQUIRE(other.has_sent());
+  (void)pushed(anna);
+  (void)pushed(carla);
+
+  // Clients cannot close; a peer id is required; the notices must go to the peer.
+  CHECK(close_with(carla, anna, {}).error().code() == v1::NOT_AUTHORIZED);
+  CHECK(close_with(*org.ben, carla, {"n"}).error().code() == v1::UNKNOWN_RECIPIENT);
+  // Bounds: each refused with its code, and nothing is deleted.
+  const auto refused = [&](auto&& change) {
+    v1::ClientFrame f;
+    f.set_request_id(anna.rid());
+    auto* c = f.mutable_close_conversation();
+    c->mutable_conversation()->set_peer_account_id(carla.device.account_id);
+    c->set_client_message_id(message_id(901));
+    auto* n = c->add_notices();
+    n->set_recipient_account_id(carla.device.account_id);
+    n->set_recipient_device_id(1);
+    n->set_ciphertext("n");
+    change(*c);
+    return anna.conn->request(f).error().code();
+  };
+  CHECK(refused([](v1::CloseConversation& c) { c.set_client_message_id("short"); }) ==
+        v1::BAD_REQUEST);
+  CHECK(refused([&](v1::CloseConversation& c) {
+          c.mutable_notices(0)->set_recipient_account_id(org.ben->device.account_id);
+        }) == v1::BAD_REQUEST);
+  CHECK(refused([&](v1::CloseConversation& c) {
+          c.mutable_notices(0)->set_recipient_account_id(anna.device.account_id);
+        }) == v1::BAD_REQUEST);
+  CHECK(refused([](v1::CloseConversation& c) { c.mutable_notices(0)->clear_ciphertext(); }) ==
+        v1::BAD_REQUEST);
+  CHECK(refused([](v1::CloseConversation& c) {
+          c.mutable_notices(0)->set_ciphertext(std::string(300'000, 'x'));
+        }) == v1::TOO_LARGE);
+  CHECK(refused([](v1::CloseConversation& c) {
+          c.mutable_conversation()->set_group_id(std::string(16, 'g'));
+        }) == v1::BAD_REQUEST);
+  CHECK(refused([](v1::CloseConversation& c) {
+          c.mutable_notices(0)->set_recipient_device_id(9);
+        }) == v1::UNKNOWN_RECIPIENT);
+
+  const auto closed = close_with(anna, carla, {"the e2e close notice"});
+  REQUIRE_MESSAGE(closed.has_conversation_closed(), closed.DebugString());
+  CHECK(closed.conversation_closed().envelopes_deleted() == 3);
+  CHECK(closed.conversation_closed().blobs_deleted() == 1);
+  CHECK(closed.conversation_closed().keep_staff_copy());
+  // Only the notice is left for her; it arrives as an ordinary delivery from anna.
+  const auto got = pushed(carla);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].ciphertext() == "the e2e close notice");
+  CHECK(got[0].sender_account_id() == anna.device.account_id);
+  CHECK_FALSE(blob_file_exists(org.relay, blob));
+  // They are no longer connected: neither can write to the other.
+  CHECK(anna.send_to(carla.device.account_id, 1, "x", 5).error().code() == v1::NOT_AUTHORIZED);
+  CHECK(carla.send_to(anna.device.account_id, 1, "x", 6).error().code() == v1::NOT_AUTHORIZED);
+  CHECK(count_rows(org.relay,
+                   "SELECT count(*) FROM audit_log WHERE action = "
+                   "'conversation.closed' AND actor = '" +
+                       anna.device.account_id + "' AND subject = '" + carla.device.account_id +
+                       "'") == 1);
+  // Other conversations are untouched; no byte of the closed one is left after the sweep.
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes WHERE CAST(ciphertext AS TEXT) = '" +
+                                  marker('o') + "'") == 1);
+  sweep(org.relay);
+  const auto bytes = relay_bytes(org.relay);
+  CHECK(bytes.find(queued_to_her) == std::string::npos);
+  CHECK(bytes.find(queued_from_her) == std::string::npos);
+  CHECK(bytes.find(marker('s')) == std::string::npos);
+}
+
+TEST_CASE("an archiving commit with closed set purges the group's queued messages") {
+  GroupOrg org;
+  TestGroup g{GroupOrg::group_id(52)};
+  const std::vector<protocol::GroupMember> members{member(*org.anna, protocol::GroupRole::owner),
+                                                   member(*org.ben, protocol::GroupRole::member),
+                                                   member(*org.carla, protocol::GroupRole::member)};
+  change(*org.anna, g, members);
+  for (auto* c : {org.ben.get(), org.carla.get()}) {
+    (void)pushed(*c);
+  }
+  REQUIRE(group_send(*org.ben, g, marker('G'), 1).has_sent());
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM group_messages") == 1);
+  auto commit = raw_commit(*org.anna, g, members);
+  commit.set_archived(true);
+  commit.set_closed(true);
+  const auto reply = commit_to(*org.anna, g, sign_raw(*org.anna, commit));
+  REQUIRE_MESSAGE(reply.has_group_updated(), reply.DebugString());
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM group_messages") == 0);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes WHERE group_message IS NOT NULL") ==
+        0);
+  // The commit itself still reaches the members (they wipe their copies on it).
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes WHERE group_commit IS NOT NULL") >=
+        2);
+  sweep(org.relay);
+  CHECK(relay_bytes(org.relay).find(marker('G')) == std::string::npos);
+}

@@ -11,6 +11,7 @@ namespace {
 
 std::atomic<Level> min_level{Level::info};
 std::mutex output_mutex;
+Sink sink;  // guarded by output_mutex
 
 const char* level_name(Level l) {
   switch (l) {
@@ -46,7 +47,14 @@ void append_json_string(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void set_min_level(Level level) noexcept { min_level.store(level); }
+void set_min_level(Level level) noexcept {
+  min_level.store(level);
+}
+
+void set_sink(Sink s) {
+  std::lock_guard lock(output_mutex);
+  sink = std::move(s);
+}
 
 void event(Level level, std::string_view name, std::initializer_list<Field> fields) {
   if (level < min_level.load(std::memory_order_relaxed)) {
@@ -55,8 +63,8 @@ void event(Level level, std::string_view name, std::initializer_list<Field> fiel
   const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  std::string line = "{\"ts\": " + std::to_string(ts) + ", \"level\": \"" + level_name(level) +
-                     "\", \"event\": ";
+  std::string line =
+      "{\"ts\": " + std::to_string(ts) + ", \"level\": \"" + level_name(level) + "\", \"event\": ";
   append_json_string(line, name);
   for (const auto& [key, value] : fields) {
     line += ", ";
@@ -77,6 +85,10 @@ void event(Level level, std::string_view name, std::initializer_list<Field> fiel
   }
   line += "}\n";
   std::lock_guard lock(output_mutex);
+  if (sink) {
+    sink(line);
+    return;
+  }
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

@@ -68,12 +68,29 @@ TEST_CASE("over-limit uploads are refused at CreateUpload, before any data") {
 }
 
 TEST_CASE("an expired blob is refused at once and removed by the sweep, file and rows") {
+  const LogCapture logs;
   const auto limits = small_limits();
   GroupOrg org(limits);
-  const auto content = pattern(5000, 1);
+  const std::string mark = "LOTSE-BLOB-MARKER-qhzvtwkxmr";
+  const auto content = mark + pattern(5000, 1);
+  // Every byte the relay holds on disk: database files, deletion journal, blob directory.
+  const auto on_disk = [&] {
+    org.relay.executor.flush();
+    org.relay.relay.blobs().worker().flush();
+    std::string all;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(
+             org.relay.store.blob_directory().parent_path())) {
+      if (entry.is_regular_file()) {
+        std::ifstream in(entry.path(), std::ios::binary);
+        all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+    }
+    return all;
+  };
   const auto id = upload(*org.anna, content, 4096);
   REQUIRE(send_with_blobs(*org.anna, *org.ben, {id}, 1).has_sent());
   CHECK(download(*org.ben, id, 4096) == content);
+  CHECK(on_disk().find(mark) != std::string::npos);
   CHECK(sweep(org.relay) == 0);
 
   org.relay.clock.advance(std::chrono::seconds(3600) - std::chrono::milliseconds(1));
@@ -91,6 +108,11 @@ TEST_CASE("an expired blob is refused at once and removed by the sweep, file and
   CHECK(count_rows(org.relay, "SELECT count(*) FROM blobs") == 0);
   CHECK(count_rows(org.relay, "SELECT count(*) FROM blob_readers") == 0);
   CHECK(error_of(delete_blob(*org.anna, id)) == v1::UNKNOWN_BLOB);
+  // Raw bytes: the blob was on disk (the proof can fail) and no byte of it is left, nor in the
+  // relay's logs.
+  CHECK(on_disk().find(mark) == std::string::npos);
+  CHECK(logs.text().find("blobs.swept") != std::string::npos);
+  CHECK(logs.text().find(mark) == std::string::npos);
 }
 
 TEST_CASE("an upload not complete by its deadline is removed and its quota freed") {

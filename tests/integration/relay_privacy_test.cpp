@@ -51,6 +51,17 @@ std::string relay_bytes(InProcessRelay& r) {
   return all;
 }
 
+// The database's own files only (relay.db, -wal, -shm), without the deletion journal.
+std::string database_bytes(InProcessRelay& r) {
+  r.executor.flush();
+  const auto dir = r.store.blob_directory().parent_path();
+  std::string all;
+  for (const char* name : {"relay.db", "relay.db-wal", "relay.db-shm"}) {
+    all += file_bytes(dir / name);
+  }
+  return all;
+}
+
 v1::ConversationRef with_peer(const Client& peer) {
   v1::ConversationRef ref;
   ref.set_peer_account_id(peer.device.account_id);
@@ -151,6 +162,7 @@ TEST_CASE("turning a timer off needs the organisation's consent when its default
 }
 
 TEST_CASE("disappearing messages: deliveries carry the deadline, the relay purges them then") {
+  const LogCapture logs;
   GroupOrg org(timers());
   REQUIRE(set_timer(*org.anna, with_peer(*org.carla), 120).has_policy());
   const auto now = org.relay.clock.now_ms();
@@ -180,6 +192,7 @@ TEST_CASE("disappearing messages: deliveries carry the deadline, the relay purge
   CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes WHERE disappear_at IS NOT NULL") ==
         0);
   CHECK(relay_bytes(org.relay).find(secret) == std::string::npos);
+  CHECK(logs.text().find(secret) == std::string::npos);
   // Read back after a reconnect: nothing of it is delivered any more.
   org.carla->conn->disconnect();
   org.carla->conn = org.relay.connect();
@@ -323,6 +336,7 @@ TEST_CASE("the export pages through many blobs") {
 }
 
 TEST_CASE("DeleteAccount erases everything of the account; its contacts are told") {
+  const LogCapture logs;
   GroupOrg org;
   auto& carla = *org.carla;
   const auto carla_id = carla.device.account_id;
@@ -388,6 +402,13 @@ TEST_CASE("DeleteAccount erases everything of the account; its contacts are told
   CHECK(after.find(to_her) == std::string::npos);
   CHECK(after.find(from_her) == std::string::npos);
   CHECK(after.find(marker('b')) == std::string::npos);
+  // Her account id is in no file of the database (only the deletion journal names it, by design:
+  // docs/PRIVACY.md) and in no line the relay logged.
+  CHECK(database_bytes(org.relay).find(carla_id) == std::string::npos);
+  CHECK_FALSE(logs.text().empty());
+  for (const auto& needle : {to_her, from_her, marker('b'), carla_id}) {
+    CHECK(logs.text().find(needle) == std::string::npos);
+  }
 
   // She cannot log in again; others cannot reach her.
   carla.conn = org.relay.connect();
@@ -484,6 +505,7 @@ v1::ServerFrame close_with(Client& staff, const Client& peer, std::vector<std::s
 }  // namespace
 
 TEST_CASE("closing a case purges the conversation on the relay and queues the wipe notice") {
+  const LogCapture logs;
   GroupOrg org;
   auto& anna = *org.anna;
   auto& carla = *org.carla;
@@ -562,6 +584,12 @@ TEST_CASE("closing a case purges the conversation on the relay and queues the wi
   CHECK(bytes.find(queued_to_her) == std::string::npos);
   CHECK(bytes.find(queued_from_her) == std::string::npos);
   CHECK(bytes.find(marker('s')) == std::string::npos);
+  // The logs name neither the conversation's accounts nor anything of its content.
+  CHECK_FALSE(logs.text().empty());
+  for (const auto& needle : {queued_to_her, queued_from_her, marker('s'), carla.device.account_id,
+                             anna.device.account_id}) {
+    CHECK(logs.text().find(needle) == std::string::npos);
+  }
 }
 
 TEST_CASE("an archiving commit with closed set purges the group's queued messages") {

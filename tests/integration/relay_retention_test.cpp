@@ -5,13 +5,19 @@
 // relay.db-wal or relay.db-shm. Acknowledged ciphertext leaves no page image behind either.
 #include "files_fixture.hpp"
 
+#include "relay/sweeper.hpp"
+
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <limits>
+#include <thread>
 
 using namespace lotse;
 using namespace lotse::test;
@@ -84,6 +90,7 @@ std::uint32_t queued_for(InProcessRelay& r, const Client& c) {
 TEST_SUITE_BEGIN("relay retention");
 
 TEST_CASE("expired queued ciphertext is swept and no byte of it stays in the db, -wal or -shm") {
+  const LogCapture logs;
   GroupOrg org(short_lives());
   const auto kept = marker('k');
   const auto expired = marker('x');
@@ -113,6 +120,10 @@ TEST_CASE("expired queued ciphertext is swept and no byte of it stays in the db,
   CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 0);
   CHECK(queued_for(org.relay, *org.ben) == 0);
   CHECK_FALSE(holds(org.relay, kept));
+  // Nor in the relay's logs (every level), which did record the sweeps.
+  CHECK(logs.text().find("retention.swept") != std::string::npos);
+  CHECK(logs.text().find(expired) == std::string::npos);
+  CHECK(logs.text().find(kept) == std::string::npos);
 }
 
 TEST_CASE("duplicate-send guards and invites go when their window ends") {
@@ -152,6 +163,85 @@ TEST_CASE("acknowledged ciphertext leaves no page image in the WAL after a sweep
   CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 0);
   sweep(org.relay);  // nothing expired: the sweep still makes the deletion final
   CHECK_FALSE(holds(org.relay, acked));
+}
+
+TEST_CASE("deliveries go on while the sweeper purges: a send waits for one short job at most") {
+  GroupOrg org(short_lives());
+  // Three full batches of expired ciphertext for ben, written straight into the store.
+  constexpr std::size_t expired_rows = 3 * relay::Sweeper::row_batch;
+  const auto now = org.relay.clock.now_ms();
+  REQUIRE(org.relay.executor.submit<bool>(
+      [&](store::RelayStore& s) {
+        auto rows = s.db().prepare(
+            "SELECT r.id, f.id FROM devices r JOIN accounts ra ON ra.id = r.account, devices f "
+            "JOIN accounts fa ON fa.id = f.account WHERE ra.public_id = ?1 AND fa.public_id = ?2");
+        REQUIRE(
+            rows.bind(1, org.ben->device.account_id).bind(2, org.anna->device.account_id).step());
+        const auto to = rows.column_int(0);
+        const auto from = rows.column_int(1);
+        const auto ciphertext = marker('l');
+        const auto view = [](const std::string& b) {
+          return store::BlobView(reinterpret_cast<const std::uint8_t*>(b.data()), b.size());
+        };
+        for (std::size_t i = 0; i < expired_rows; ++i) {
+          std::string id(16, '\0');
+          std::memcpy(id.data(), &i, sizeof i);
+          (void)s.insert_envelope(to, from, view(id), view(ciphertext), now, now + 1000);
+        }
+        return true;
+      },
+      [](std::optional<bool>) {}));
+  org.relay.executor.flush();
+  org.relay.clock.advance(std::chrono::seconds(2));
+
+  // The database thread is held while the sweep and a send are queued behind each other: the
+  // queue is [hold, sweep's first job, send, probe]. Each sweep job queues the next one when it
+  // completes, so it lands behind the probe.
+  std::promise<void> release_hold;
+  std::promise<void> release_probe;
+  auto hold = release_hold.get_future().share();
+  auto probe = release_probe.get_future().share();
+  REQUIRE(org.relay.executor.submit<bool>(
+      [hold](store::RelayStore&) {
+        hold.wait();
+        return true;
+      },
+      [](std::optional<bool>) {}));
+  std::atomic<bool> swept{false};
+  org.relay.relay.sweep([&](std::size_t) { swept = true; });
+  v1::ClientFrame send;
+  send.set_request_id(org.anna->rid());
+  auto* s = send.mutable_send();
+  s->set_client_message_id(message_id(77));
+  auto* e = s->add_envelopes();
+  e->set_recipient_account_id(org.carla->device.account_id);
+  e->set_recipient_device_id(1);
+  e->set_ciphertext("during the sweep");
+  org.anna->conn->deliver(send);
+  std::int64_t left_when_probed = -1;
+  REQUIRE(org.relay.executor.submit_alone(
+      [probe, &left_when_probed](store::RelayStore& st) {
+        left_when_probed = st.db().query_int("SELECT count(*) FROM envelopes");
+        probe.wait();
+      },
+      [](bool) {}));
+  release_hold.set_value();
+
+  // The send is answered and delivered while the sweep is still under way.
+  const auto sent = org.anna->conn->answer(send.request_id());
+  CHECK(sent.has_sent());
+  const auto got = org.carla->conn->deliveries(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].ciphertext() == "during the sweep");
+  CHECK_FALSE(swept.load());
+  release_probe.set_value();
+  org.relay.executor.flush();
+  for (int i = 0; i < 1000 && !swept.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(swept.load());
+  CHECK(left_when_probed == static_cast<std::int64_t>(expired_rows) + 1);
+  CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes") == 1);  // carla's, not yet acked
 }
 
 TEST_CASE("Executor::submit_alone runs between batches, outside any transaction") {

@@ -233,6 +233,40 @@ private:
   std::unique_ptr<relay::FrameHandler> handler_;
 };
 
+// Every line the relay logs while this lives, at every level: the raw-bytes proofs of deletion
+// read the logs too (docs/PRIVACY.md). One at a time; relays created meanwhile keep the level.
+class LogCapture {
+public:
+  LogCapture() {
+    active().store(true);
+    relay::log::set_min_level(relay::log::Level::debug);
+    relay::log::set_sink([this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      text_ += line;
+    });
+  }
+  ~LogCapture() {
+    relay::log::set_sink({});
+    relay::log::set_min_level(relay::log::Level::warn);
+    active().store(false);
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  [[nodiscard]] std::string text() const {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+  static std::atomic<bool>& active() {
+    static std::atomic<bool> on{false};
+    return on;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
 struct InProcessRelay {
   // `data_dir` empty: a temporary directory of its own. Another relay on the same data_dir later
   // is a restart (the first must be gone by then).
@@ -240,7 +274,9 @@ struct InProcessRelay {
       : store((data_dir.empty() ? dir.path() : data_dir) / "relay.db", false),
         executor(store, store::Executor::Options{}),
         relay(executor, relay::RelayIdentity{"localhost", 7443, pin()}, limits, clock) {
-    relay::log::set_min_level(relay::log::Level::warn);
+    if (!LogCapture::active().load()) {
+      relay::log::set_min_level(relay::log::Level::warn);
+    }
   }
   ~InProcessRelay() { executor.stop(); }
 

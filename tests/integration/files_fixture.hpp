@@ -14,6 +14,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -151,6 +154,47 @@ inline std::filesystem::path blob_path(InProcessRelay& r, const std::string& blo
 inline bool blob_file_exists(InProcessRelay& r, const std::string& blob_id) {
   r.relay.blobs().worker().flush();
   return std::filesystem::exists(blob_path(r, blob_id));
+}
+
+// The raw bytes of a file (empty if it does not exist).
+inline std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Every byte of a database's files (NAME, NAME-wal, NAME-shm) in `dir`.
+inline std::string database_bytes(const std::filesystem::path& dir, const char* name = "relay.db") {
+  std::string all;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    all += file_bytes(dir / (std::string(name) + suffix));
+  }
+  return all;
+}
+
+// Every byte of every file under `dir` (empty if it does not exist).
+inline std::string tree_bytes(const std::filesystem::path& dir) {
+  std::string all;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) {
+      all += file_bytes(e.path());
+    }
+  }
+  return all;
+}
+
+// The relay's database files only (without the deletion journal), after every queued job ran.
+inline std::string database_bytes(InProcessRelay& r) {
+  r.executor.flush();
+  return database_bytes(r.store.blob_directory().parent_path());
+}
+
+// Every byte the relay holds on disk: database files, deletion journal and every blob file, after
+// every queued job and file operation has run.
+inline std::string relay_bytes(InProcessRelay& r) {
+  r.executor.flush();
+  r.relay.blobs().worker().flush();
+  return tree_bytes(r.store.blob_directory().parent_path());
 }
 
 // One sweep, waited for (rows deleted and files unlinked); the number of blobs removed.

@@ -34,30 +34,6 @@ std::string marker(char tag) {
   return m;
 }
 
-std::string file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Every byte of the database's files, or of every file under a directory.
-std::string database_bytes(const fs::path& dir, const char* name = "relay.db") {
-  std::string all;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    all += file_bytes(dir / (std::string(name) + suffix));
-  }
-  return all;
-}
-std::string tree_bytes(const fs::path& dir) {
-  std::string all;
-  std::error_code ec;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file()) {
-      all += file_bytes(e.path());
-    }
-  }
-  return all;
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }

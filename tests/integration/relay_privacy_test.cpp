@@ -32,36 +32,6 @@ std::string marker(char tag) {
   return m;
 }
 
-std::string file_bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Every byte the relay holds on disk: its database files and every blob file.
-std::string relay_bytes(InProcessRelay& r) {
-  r.executor.flush();
-  r.relay.blobs().worker().flush();
-  const auto dir = r.store.blob_directory().parent_path();
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) {
-      all += file_bytes(entry.path());
-    }
-  }
-  return all;
-}
-
-// The database's own files only (relay.db, -wal, -shm), without the deletion journal.
-std::string database_bytes(InProcessRelay& r) {
-  r.executor.flush();
-  const auto dir = r.store.blob_directory().parent_path();
-  std::string all;
-  for (const char* name : {"relay.db", "relay.db-wal", "relay.db-shm"}) {
-    all += file_bytes(dir / name);
-  }
-  return all;
-}
-
 v1::ConversationRef with_peer(const Client& peer) {
   v1::ConversationRef ref;
   ref.set_peer_account_id(peer.device.account_id);

@@ -41,22 +41,6 @@ std::string marker(char tag) {
   return m;
 }
 
-std::string file_bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Every byte the relay's database has on disk: the file, its WAL and its shared-memory index.
-std::string database_bytes(InProcessRelay& r) {
-  r.executor.flush();
-  const auto dir = r.store.blob_directory().parent_path();
-  std::string all;
-  for (const char* name : {"relay.db", "relay.db-wal", "relay.db-shm"}) {
-    all += file_bytes(dir / name);
-  }
-  return all;
-}
-
 bool holds(InProcessRelay& r, const std::string& needle) {
   return database_bytes(r).find(needle) != std::string::npos;
 }

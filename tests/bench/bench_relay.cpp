@@ -6,7 +6,7 @@
 //
 //   build/bench/tests/bench/bench_relay [--quick]
 //       [--phases echo,online,durable,groups,files,sweep,memory] [--file-mib N]
-//       [--file-window-mib N] [--sweep-rows N]
+//       [--file-window-mib N] [--sweep-rows N] [--sweep-blobs N]
 //       [--relay-threads N] [--client-threads N] [--pairs N] [--window N]
 //       [--durable-messages N] [--group-deliveries N] [--group-window N]
 //       [--idle-connections N] [--synchronous full|normal]
@@ -53,6 +53,8 @@
 //    one sweep deletes them and truncates the WAL (sweep_alone_rows_per_s); then 1:1 delivery
 //    latency at half of online_max (2,000 msgs/s if online did not run), once without and once
 //    with a sweep of as many rows running at the same time (sweep_baseline_*, sweep_during_*).
+//    Then --sweep-blobs expired blobs of 4 KiB (rows and files) go in one sweep
+//    (sweep_alone_blobs_per_s: rows deleted, files unlinked, WAL truncated).
 //  * idle_connection_*: 10,000 clients in a child process (this binary, --idle-child) connect from
 //    127.0.0.1..8, each logs in and stays idle; the relay's growth of glibc heap in use (mallinfo2
 //    over all arenas) and of RSS, divided by the connections. Clients in another process keep
@@ -77,6 +79,8 @@
 
 #include "net/tls.hpp"
 #include "relay/log.hpp"
+
+#include <sodium.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -127,6 +131,7 @@ struct Settings {
   std::size_t group_deliveries = 300'000;  // per fan-out case
   std::size_t group_window = 128;          // messages in flight from the group sender
   std::size_t sweep_rows = 200'000;        // expired envelopes per sweep of the sweep phase
+  std::size_t sweep_blobs = 20'000;        // expired 4 KiB blobs swept at once in the sweep phase
   std::size_t file_mib = 512;              // the large blob of the files phase
   // Bytes in flight, each way; the client's own window (docs/PROTOCOL.md 2.18: the relay drops a
   // connection whose queued answers pass max_outgoing_bytes, 8 MiB by default).
@@ -581,6 +586,46 @@ void queue_expired(RelayUnderTest& relay, std::size_t n) {
   relay.executor().flush();
 }
 
+// Stores `n` already-expired complete blobs of `size` random bytes, owned by the last account of
+// the bench: the files in the blob directory, the rows in jobs of 5,000.
+void store_expired_blobs(RelayUnderTest& relay, std::size_t n, std::size_t size) {
+  const auto& files = relay.relay().blobs().files();
+  std::vector<std::uint8_t> content(size);
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t batch = std::min<std::size_t>(5'000, n - done);
+    auto ids = std::make_shared<std::vector<store::Blob>>(batch);
+    for (auto& id : *ids) {
+      id.resize(32);
+      randombytes_buf(id.data(), id.size());
+      randombytes_buf(content.data(), content.size());
+      if (files.write(id, 0, content) != 0) {
+        throw std::runtime_error("cannot write a blob file");
+      }
+    }
+    const bool queued = relay.executor().submit<bool>(
+        [ids, size](store::RelayStore& s) {
+          const auto owner = s.db().query_int("SELECT max(id) FROM accounts");
+          for (const auto& id : *ids) {
+            store::BlobRecord b;
+            b.blob_id = id;
+            b.owner = owner;
+            b.size = size;
+            b.complete = true;
+            b.upload_expires_at = 1;
+            b.expires_at = 1;
+            (void)s.create_blob(b);
+          }
+          return true;
+        },
+        [](std::optional<bool>) {});
+    if (!queued) {
+      throw std::runtime_error("the executor refused the expired blobs");
+    }
+    done += batch;
+  }
+  relay.executor().flush();
+}
+
 // Starts a sweep; the future is ready once it has deleted everything and finalised the WAL.
 std::future<double> start_sweep(RelayUnderTest& relay) {
   auto finished = std::make_shared<std::promise<double>>();
@@ -620,6 +665,13 @@ void sweep_phase(RelayUnderTest& relay, LoadGen& loadgen, const Pin& pin, const 
   if (quiet.p99_us > 0) {
     emit("sweep_p99_ratio_to_baseline", busy.p99_us / quiet.p99_us, "x (same offered rate)");
   }
+
+  constexpr std::size_t blob_size = 4096;
+  store_expired_blobs(relay, settings.sweep_blobs, blob_size);
+  const double blobs_s = start_sweep(relay).get();
+  emit("sweep_blobs", static_cast<double>(settings.sweep_blobs), "expired blobs of 4 KiB");
+  emit("sweep_alone_blobs_per_s", static_cast<double>(settings.sweep_blobs) / blobs_s,
+       "blobs deleted per second: rows, then files unlinked, WAL truncated (no other load)");
 }
 
 // --- main ---------------------------------------------------------------------------------------
@@ -646,8 +698,11 @@ Settings parse(int argc, char** argv) {
       s.group_deliveries = 60'000;
       s.file_mib = 128;
       s.sweep_rows = 50'000;
+      s.sweep_blobs = 5'000;
     } else if (arg == "--sweep-rows") {
       s.sweep_rows = std::stoul(value());
+    } else if (arg == "--sweep-blobs") {
+      s.sweep_blobs = std::stoul(value());
     } else if (arg == "--file-mib") {
       s.file_mib = std::stoul(value());
     } else if (arg == "--file-window-mib") {

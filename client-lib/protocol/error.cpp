@@ -39,6 +39,8 @@ public:
       case errc::group_out_of_order: return "group change does not follow the current state";
       case errc::group_archived: return "group is archived";
       case errc::group_rule_violation: return "group change is not allowed for its author";
+      case errc::inbox_mismatch: return "notice belongs to another inbox";
+      case errc::invalid_office_hours: return "office hours are not valid";
     }
     return "unknown protocol error";
   }

@@ -39,6 +39,8 @@ enum class errc {
   group_out_of_order = 24,    // a group commit does not follow the current one (epoch or hash)
   group_archived = 25,        // the group is archived: no further commits
   group_rule_violation = 26,  // the commit's author may not make this membership change
+  inbox_mismatch = 27,        // an inbox notice for another inbox than expected
+  invalid_office_hours = 28,  // a human office-hours spec does not parse (parse_office_hours)
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

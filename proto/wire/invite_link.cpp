@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "wire/invite_link.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace lotse::wire {
@@ -51,6 +52,38 @@ std::string base64url(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
+std::optional<std::vector<std::uint8_t>> base64url_decode(std::string_view text) {
+  std::vector<std::uint8_t> out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '-') {
+      v = 62;
+    } else if (c == '_') {
+      v = 63;
+    } else {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>((acc >> bits) & 0xFF));
+    }
+  }
+  if (bits >= 6 || (acc & ((1U << bits) - 1)) != 0) {
+    return std::nullopt;  // not the canonical form: leftover bits must be zero
+  }
+  return out;
+}
+
 std::string hex(const std::uint8_t* data, std::size_t size) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
@@ -89,6 +122,10 @@ std::string InviteLink::to_string() const {
       ":" + std::to_string(port) + "/invite?token=" + token + "&pin=" + hex(pin.data(), pin.size());
   if (!role.empty()) {
     out += "&role=" + role;
+    if (inbox) {
+      out += "&inbox=" + hex(inbox->data(), inbox->size()) +
+             "&signer=" + base64url(signer.data(), signer.size());
+    }
   }
   return out;
 }
@@ -185,10 +222,49 @@ std::optional<InviteLink> InviteLink::parse(std::string_view text) {
     return std::nullopt;
   }
   rest.remove_prefix(role_key.size());
-  if (rest != "admin" && rest != "staff" && rest != "client") {
+  constexpr std::string_view inbox_key = "&inbox=";
+  const auto role_end = rest.find('&');
+  const auto role = rest.substr(0, role_end);
+  if (role != "admin" && role != "staff" && role != "client") {
     return std::nullopt;
   }
-  link.role = std::string(rest);
+  link.role = std::string(role);
+  if (role_end == std::string_view::npos) {
+    return link;
+  }
+  rest.remove_prefix(role_end);
+  constexpr std::string_view signer_key = "&signer=";
+  if (role != "client" || rest.substr(0, inbox_key.size()) != inbox_key) {
+    return std::nullopt;
+  }
+  rest.remove_prefix(inbox_key.size());
+  // An inbox id is 16 bytes: parse_pin reads 32, so read the 32 hex digits as half a pin.
+  if (rest.size() < 32 + signer_key.size() + token_chars) {
+    return std::nullopt;
+  }
+  std::array<std::uint8_t, 16> inbox{};
+  for (std::size_t i = 0; i < inbox.size(); ++i) {
+    const int hi = hex_value(rest[2 * i]);
+    const int lo = hex_value(rest[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return std::nullopt;
+    }
+    inbox[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  rest.remove_prefix(32);
+  if (rest.substr(0, signer_key.size()) != signer_key) {
+    return std::nullopt;
+  }
+  rest.remove_prefix(signer_key.size());
+  if (rest.size() != token_chars) {
+    return std::nullopt;
+  }
+  auto signer = base64url_decode(rest);
+  if (!signer || signer->size() != link.signer.size()) {
+    return std::nullopt;
+  }
+  std::copy(signer->begin(), signer->end(), link.signer.begin());
+  link.inbox = inbox;
   return link;
 }
 

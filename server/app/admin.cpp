@@ -74,7 +74,13 @@ std::string create_invite(const Config& config, store::RelayStore& store, store:
   const char* role_name = role == store::Role::admin   ? "admin"
                           : role == store::Role::staff ? "staff"
                                                        : "client";
-  return wire::InviteLink{address.host, address.port, token, address.pin, role_name}.to_string();
+  wire::InviteLink link;
+  link.host = address.host;
+  link.port = address.port;
+  link.token = token;
+  link.pin = address.pin;
+  link.role = role_name;
+  return link.to_string();
 }
 
 namespace {

@@ -315,6 +315,20 @@ std::vector<OptionSpec> make_specs() {
   specs.push_back(rate("limits.transfer_burst_bytes",
                        "Upload and download bytes an account may burst; at least max_chunk_bytes",
                        &L::transfer_burst_bytes));
+  // Counselling inboxes (docs/PROTOCOL.md 2.22).
+  specs.push_back(integer<std::uint32_t>("limits.max_inbox_invite_uses",
+                                         "Uses one flyer invite of a counselling inbox may allow",
+                                         &L::max_inbox_invite_uses, 1));
+  specs.push_back(seconds("limits.max_inbox_invite_lifetime",
+                          "Longest lifetime of a flyer invite of a counselling inbox",
+                          &L::max_inbox_invite_lifetime));
+  specs.push_back(integer<std::uint32_t>(
+      "limits.inbox_max_open_cases",
+      "Unclaimed cases one inbox may hold; new clients wait (INBOX_FULL) beyond it",
+      &L::inbox_max_open_cases, 1));
+  specs.push_back(rate("limits.inbox_registrations_per_hour",
+                       "New anonymous clients per inbox per hour (token bucket, burst the same)",
+                       &L::inbox_registrations_per_hour));
   // Retention policy (docs/PRIVACY.md).
   specs.push_back(
       seconds_or_off("policy.disappearing_default",

@@ -45,6 +45,10 @@ DeliveryBody encode_delivery_body(const store::StoredEnvelope& e) {
   d.set_group_commit(e.group_commit.data(), e.group_commit.size());
   d.set_disappear_at_ms(static_cast<std::uint64_t>(e.disappear_at));
   d.set_account_erased(e.erased_account);
+  if (!e.case_notice.empty()) {
+    (void)d.mutable_case_notice()->ParseFromArray(e.case_notice.data(),
+                                                  static_cast<int>(e.case_notice.size()));
+  }
   return std::make_shared<const std::string>(d.SerializeAsString());
 }
 

@@ -12,7 +12,7 @@ std::optional<GroupRefusal> check_group_policy(const store::RelayStore& store,
                                                const protocol::GroupState* previous,
                                                const protocol::GroupState& next,
                                                std::size_t max_groups_per_account,
-                                               store::GroupMembers& members) {
+                                               store::GroupMembers& members, bool case_group) {
   members.clear();
   std::vector<const store::Account*> accounts;
   accounts.reserve(next.members.size());
@@ -29,11 +29,12 @@ std::optional<GroupRefusal> check_group_policy(const store::RelayStore& store,
     accounts.push_back(a);
     members[a->id] = static_cast<store::GroupRole>(static_cast<int>(m.role));
   }
-  if (previous == nullptr && author.role == store::Role::client) {
+  if (!case_group && previous == nullptr && author.role == store::Role::client) {
     return GroupRefusal{v1::NOT_AUTHORIZED, "Only staff and admins may create groups."};
   }
   for (const auto* a : accounts) {
-    if (a->role == store::Role::client && members.at(a->id) != store::GroupRole::member) {
+    if (!case_group && a->role == store::Role::client &&
+        members.at(a->id) != store::GroupRole::member) {
       return GroupRefusal{v1::GROUP_RULE, "A client can only be a plain member of a group."};
     }
   }
@@ -41,7 +42,7 @@ std::optional<GroupRefusal> check_group_policy(const store::RelayStore& store,
     if (previous != nullptr && previous->is_member(a->public_id)) {
       continue;  // not added by this change
     }
-    if (a->id != author.id) {
+    if (a->id != author.id && !case_group) {
       if (author.role == store::Role::client) {
         return GroupRefusal{v1::NOT_AUTHORIZED, "A client cannot add anyone to a group."};
       }

@@ -25,11 +25,11 @@ struct GroupRefusal {
 
 // Checks the change previous -> next (already verified by apply_group_commit) made by `author`,
 // and resolves the new membership to the store's account rows (`members`). nullopt: allowed.
-[[nodiscard]] std::optional<GroupRefusal> check_group_policy(const store::RelayStore& store,
-                                                             const store::Account& author,
-                                                             const protocol::GroupState* previous,
-                                                             const protocol::GroupState& next,
-                                                             std::size_t max_groups_per_account,
-                                                             store::GroupMembers& members);
+// For a counselling case (`case_group`) the rules about clients are the case's own instead
+// (case_policy.hpp: its client owns the group and adds its inbox's staff).
+[[nodiscard]] std::optional<GroupRefusal> check_group_policy(
+    const store::RelayStore& store, const store::Account& author,
+    const protocol::GroupState* previous, const protocol::GroupState& next,
+    std::size_t max_groups_per_account, store::GroupMembers& members, bool case_group = false);
 
 }  // namespace lotse::relay

@@ -66,6 +66,13 @@ struct Limits {
   // Closing a case (docs/PROTOCOL.md 2.21): whether staff keep their own copy of the
   // conversation (record-keeping duties); clients always delete theirs.
   bool close_keeps_staff_copy = true;
+
+  // Counselling inboxes (docs/PROTOCOL.md 2.22): flyer invites, and how many anonymous clients an
+  // inbox takes in.
+  std::uint32_t max_inbox_invite_uses = 100'000;
+  std::chrono::seconds max_inbox_invite_lifetime{365 * 24 * 3600};
+  std::uint32_t inbox_max_open_cases = 200;    // unclaimed cases per inbox, unless it says less
+  double inbox_registrations_per_hour = 60.0;  // per inbox (token bucket, burst the same)
 };
 
 // The largest blob CreateUpload accepts: the encrypted size (docs/PROTOCOL.md 1.6) of a

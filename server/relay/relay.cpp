@@ -66,9 +66,9 @@ void Relay::account_erased(const ErasedAccount& erased, std::int64_t except_devi
       session->erased();
     }
   }
-  log::info("account.erased", {{"blobs", static_cast<std::uint64_t>(erased.blobs.size())},
-                               {"notices", static_cast<std::uint64_t>(
-                                               erased.erasure.notices.size())}});
+  log::info("account.erased",
+            {{"blobs", static_cast<std::uint64_t>(erased.blobs.size())},
+             {"notices", static_cast<std::uint64_t>(erased.erasure.notices.size())}});
 }
 
 void Relay::directory_reloaded(const store::RelayStore& store) {
@@ -190,6 +190,13 @@ bool Relay::take_message_tokens(std::int64_t account, double n, std::uint32_t& r
   std::lock_guard lock(mutex_);
   return take_tokens(message_buckets_, account, limits_.messages_per_second, limits_.message_burst,
                      clock_.now_ms(), n, retry_after_ms);
+}
+
+bool Relay::take_inbox_registration(std::int64_t inbox, std::uint32_t& retry_after_ms) {
+  std::lock_guard lock(mutex_);
+  const double per_hour = limits_.inbox_registrations_per_hour;
+  return take_tokens(inbox_buckets_, inbox, per_hour / 3600.0, per_hour, clock_.now_ms(), 1.0,
+                     retry_after_ms);
 }
 
 bool Relay::take_transfer_tokens(std::int64_t account, double n, std::uint32_t& retry_after_ms) {

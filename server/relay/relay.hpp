@@ -72,6 +72,8 @@ public:
   // Per-account message rate; false when the bucket is empty (retry_after_ms set).
   [[nodiscard]] bool take_message_tokens(std::int64_t account, double n,
                                          std::uint32_t& retry_after_ms);
+  // New clients of a counselling inbox (limits.inbox_registrations_per_hour, per inbox row).
+  [[nodiscard]] bool take_inbox_registration(std::int64_t inbox, std::uint32_t& retry_after_ms);
   // Per-account transfer bytes (UploadChunk, ReadBlob); false when the bucket is empty.
   [[nodiscard]] bool take_transfer_tokens(std::int64_t account, double n,
                                           std::uint32_t& retry_after_ms);
@@ -101,6 +103,7 @@ private:
   std::unordered_map<std::int64_t, std::weak_ptr<Session>> online_;
   std::unordered_map<std::int64_t, TokenBucket> message_buckets_;
   std::unordered_map<std::int64_t, TokenBucket> transfer_buckets_;
+  std::unordered_map<std::int64_t, TokenBucket> inbox_buckets_;
   std::unordered_map<std::string, std::size_t> connections_per_address_;
 
   std::unique_ptr<Blobs> blobs_;

@@ -253,6 +253,14 @@ void Session::on_frame(std::span<const std::uint8_t> bytes) {
         case Body::kExportAccount: on_export_account(frame); return;
         case Body::kDeleteAccount: on_delete_account(frame); return;
         case Body::kCloseConversation: on_close_conversation(frame); return;
+        case Body::kSetInbox: on_set_inbox(frame); return;
+        case Body::kListInboxes: on_list_inboxes(frame); return;
+        case Body::kPublishInboxNotice: on_publish_inbox_notice(frame); return;
+        case Body::kSetDuty: on_set_duty(frame); return;
+        case Body::kListCases: on_list_cases(frame); return;
+        case Body::kRequestHandover: on_request_handover(frame); return;
+        case Body::kDeclineHandover: on_decline_handover(frame); return;
+        case Body::kClaimCase: on_claim_case(frame); return;
         case Body::kRegister:
         case Body::kLogin:
           reply_error(id, v1::ALREADY_AUTHENTICATED, "This connection is already authenticated.");
@@ -352,6 +360,9 @@ void Session::on_register(const v1::ClientFrame& frame) {
     store::Role role = store::Role::client;
     std::string inviter;
     std::uint32_t prekeys = 0;
+    std::string inbox_id;
+    bool inbox_full = false;
+    std::uint32_t retry_after_ms = 0;
   };
   const auto now = relay_.clock().now_ms();
   auto signing_key = blob_of(identity.signing_key());
@@ -360,7 +371,8 @@ void Session::on_register(const v1::ClientFrame& frame) {
   auto public_id = account.public_id;
   submit<Outcome>(
       id,
-      [account = std::move(account), token_hash, now](store::RelayStore& store) mutable {
+      [account = std::move(account), token_hash, now, relay = &relay_,
+       default_cap = relay_.limits().inbox_max_open_cases](store::RelayStore& store) mutable {
         Outcome out;
         // Refusals leave the invite unused: check first, consume only when everything else holds
         // (this thread runs one job at a time, so nothing changes in between).
@@ -379,18 +391,32 @@ void Session::on_register(const v1::ClientFrame& frame) {
             return out;
           }
         }
+        // A flyer invite of a counselling inbox: the inbox caps how many new clients wait.
+        const auto inbox_row = store.invite_inbox(token_hash);
+        const store::Inbox* inbox = inbox_row ? store.inbox(*inbox_row) : nullptr;
+        if (inbox != nullptr) {
+          const auto cap = inbox->max_open_cases != 0 ? inbox->max_open_cases : default_cap;
+          if (store.open_cases(inbox->id) >= cap ||
+              !relay->take_inbox_registration(inbox->id, out.retry_after_ms)) {
+            out.inbox_full = true;
+            return out;
+          }
+          out.inbox_id.assign(inbox->inbox_id.begin(), inbox->inbox_id.end());
+        }
         use = store.consume_invite(token_hash, now);
         out.status = use.status;
         if (use.status != store::InviteStatus::ok) {
           return out;
         }
         account.role = use.role;
-        account.inviter = use.inviter;
+        account.inviter = inbox != nullptr ? std::nullopt : use.inviter;
         const auto [a, d] = store.create_account(account, now);
-        if (use.role == store::Role::client && use.inviter) {
+        if (inbox != nullptr) {
+          store.add_inbox_client(a->id, inbox->id, now);
+        } else if (use.role == store::Role::client && use.inviter) {
           store.connect(a->id, *use.inviter, now);
         }
-        if (use.inviter) {
+        if (use.inviter && inbox == nullptr) {
           if (const auto* inviter = store.account(*use.inviter)) {
             out.inviter = inviter->public_id;
           }
@@ -410,6 +436,12 @@ void Session::on_register(const v1::ClientFrame& frame) {
         }
         if (out.handle == Outcome::HandleProblem::taken) {
           reply_error(id, v1::HANDLE_TAKEN, "That handle is taken; choose another.");
+          return;
+        }
+        if (out.inbox_full) {
+          reply_error(id, v1::INBOX_FULL,
+                      "This counselling inbox cannot take new clients right now; try again later.",
+                      out.retry_after_ms == 0 ? 3'600'000 : out.retry_after_ms);
           return;
         }
         switch (out.status) {
@@ -433,6 +465,7 @@ void Session::on_register(const v1::ClientFrame& frame) {
         r2->set_device_id(1);
         r2->set_role(to_proto(out.role));
         r2->set_inviter_account_id(out.inviter);
+        r2->set_inbox_id(out.inbox_id);
         send(reply);
         authenticated(out.account, out.device, public_id, 1, out.role, std::move(signing_key));
       });
@@ -688,14 +721,25 @@ void Session::on_create_invite(const v1::ClientFrame& frame) {
     reply_error(id, v1::NOT_AUTHORIZED, "This account may not create that kind of invite.");
     return;
   }
+  const bool flyer = !c.inbox_id().empty();
+  if (flyer && (role_ != store::Role::admin || role != static_cast<int>(store::Role::client))) {
+    reply_error(id, v1::NOT_AUTHORIZED, "Only admins create an inbox's (client) flyer invite.");
+    return;
+  }
+  if (flyer && c.inbox_id().size() != 16) {
+    reply_error(id, v1::BAD_REQUEST, "inbox_id is 16 bytes.");
+    return;
+  }
   const std::uint32_t uses = c.uses() == 0 ? 1 : c.uses();
-  if (uses > limits.max_invite_uses) {
+  if (uses > (flyer ? limits.max_inbox_invite_uses : limits.max_invite_uses)) {
     reply_error(id, v1::BAD_REQUEST, "Too many uses for one invite.");
     return;
   }
-  const auto max_s = limits.max_invite_lifetime.count();
-  const std::int64_t lifetime_s =
-      c.expires_in_seconds() == 0 ? limits.default_invite_lifetime.count() : c.expires_in_seconds();
+  const auto max_s =
+      (flyer ? limits.max_inbox_invite_lifetime : limits.max_invite_lifetime).count();
+  const std::int64_t lifetime_s = c.expires_in_seconds() != 0 ? c.expires_in_seconds()
+                                  : flyer ? limits.max_inbox_invite_lifetime.count()
+                                          : limits.default_invite_lifetime.count();
   if (lifetime_s > max_s) {
     reply_error(id, v1::BAD_REQUEST, "The invite lifetime is longer than the relay allows.");
     return;
@@ -709,15 +753,40 @@ void Session::on_create_invite(const v1::ClientFrame& frame) {
   const char* role_name = role == static_cast<int>(store::Role::admin)   ? "admin"
                           : role == static_cast<int>(store::Role::staff) ? "staff"
                                                                          : "client";
-  wire::InviteLink link{relay_.identity().public_host, relay_.identity().public_port, token,
-                        relay_.identity().certificate_pin, role_name};
-  submit<bool>(
+  wire::InviteLink link;
+  link.host = relay_.identity().public_host;
+  link.port = relay_.identity().public_port;
+  link.token = token;
+  link.pin = relay_.identity().certificate_pin;
+  link.role = role_name;
+  // The line is made in the job: a flyer invite names its inbox's signer key.
+  submit<std::string>(
       id,
-      [hash, role, inviter = account_, uses, expires, now](store::RelayStore& store) {
+      [hash, role, inviter = account_, uses, expires, now, link,
+       inbox_id = c.inbox_id()](store::RelayStore& store) mutable {
+        const store::Inbox* inbox = nullptr;
+        if (!inbox_id.empty()) {
+          inbox = store.inbox_by_id(bytes_of(inbox_id));
+          const auto* signer =
+              inbox != nullptr && inbox->signer ? store.account(*inbox->signer) : nullptr;
+          if (signer == nullptr || signer->account_key.size() != link.signer.size()) {
+            return std::string();  // no such inbox (or its signer is gone): UNKNOWN_INBOX
+          }
+          link.inbox.emplace();
+          std::copy(inbox->inbox_id.begin(), inbox->inbox_id.end(), link.inbox->begin());
+          std::copy(signer->account_key.begin(), signer->account_key.end(), link.signer.begin());
+        }
         store.create_invite(hash, static_cast<store::Role>(role), inviter, uses, expires, now);
-        return true;
+        if (inbox != nullptr) {
+          store.set_invite_inbox(hash, inbox->id);
+        }
+        return link.to_string();
       },
-      [this, id, line = link.to_string(), expires](bool) {
+      [this, id, expires](std::string line) {
+        if (line.empty()) {
+          reply_error(id, v1::UNKNOWN_INBOX, "No such inbox, or it has no signing admin.");
+          return;
+        }
         v1::ServerFrame reply;
         reply.set_request_id(id);
         reply.mutable_invite_created()->set_invite(line);

@@ -22,6 +22,7 @@
 namespace lotse::v1 {
 class ClientFrame;
 class ServerFrame;
+class InboxInfo;
 }  // namespace lotse::v1
 
 namespace lotse::relay {
@@ -96,6 +97,17 @@ private:
   void on_export_account(const v1::ClientFrame& frame);
   void on_delete_account(const v1::ClientFrame& frame);
   void on_close_conversation(const v1::ClientFrame& frame);
+  // Counselling inboxes and cases (session_inboxes.cpp).
+  void on_set_inbox(const v1::ClientFrame& frame);
+  void on_list_inboxes(const v1::ClientFrame& frame);
+  void on_publish_inbox_notice(const v1::ClientFrame& frame);
+  void on_set_duty(const v1::ClientFrame& frame);
+  void on_list_cases(const v1::ClientFrame& frame);
+  void on_request_handover(const v1::ClientFrame& frame);
+  void on_decline_handover(const v1::ClientFrame& frame);
+  void on_claim_case(const v1::ClientFrame& frame);
+  // Answers InboxInfo, or the error if `error` is not 0.
+  void reply_inbox(std::uint64_t id, int error, const std::string& message, v1::InboxInfo info);
   void reply_upload_status(std::uint64_t request_id, const std::string& blob_id, std::uint64_t size,
                            std::uint64_t received, bool complete, std::int64_t expires_at);
 

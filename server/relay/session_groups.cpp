@@ -5,6 +5,7 @@
 // for every member device), GetGroupLog, ListGroups and ListDirectory.
 #include "relay/session.hpp"
 
+#include "relay/case_policy.hpp"
 #include "relay/delivery_encoding.hpp"
 #include "relay/group_policy.hpp"
 #include "relay/relay.hpp"
@@ -71,6 +72,14 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
     reply_error(id, v1::BAD_REQUEST, "The commit does not decode or its group_id is not 16 bytes.");
     return;
   }
+  if (!u.inbox_id().empty() && (u.inbox_id().size() != 16 || commit.epoch() != 0)) {
+    reply_error(id, v1::BAD_REQUEST, "inbox_id is 16 bytes, on a case's first commit only.");
+    return;
+  }
+  if (u.handover_reason().size() > 200) {
+    reply_error(id, v1::BAD_REQUEST, "A handover reason is at most 200 bytes.");
+    return;
+  }
   if (static_cast<std::size_t>(commit.members_size()) > protocol::max_group_members) {
     reply_error(id, v1::TOO_LARGE, "A group has at most 1000 members.");
     return;
@@ -109,7 +118,8 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
       id,
       [signed_commit, signed_bytes, body, group_id = commit.group_id(), epoch = commit.epoch(),
        closes = commit.archived() && commit.closed(), account = account_, device = device_, now,
-       max_groups = limits.max_groups_per_account,
+       max_groups = limits.max_groups_per_account, inbox_id = u.inbox_id(),
+       reason = u.handover_reason(), &limits,
        lifetime =
            std::chrono::milliseconds(limits.envelope_lifetime).count()](store::RelayStore& store) {
         Outcome out;
@@ -119,6 +129,16 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
         if (group != nullptr && epoch <= group->epoch) {
           const auto stored = store.group_commit(group->id, epoch);
           if (stored && same_bytes(*signed_bytes, *stored)) {
+            return out;
+          }
+        }
+        const store::Account* author = store.account(account);
+        if (author == nullptr) {
+          throw std::runtime_error("the session's account is gone");
+        }
+        if (group != nullptr) {
+          if (auto lost = check_case_holder(store, *author, *group)) {
+            out.refusal = std::move(lost);
             return out;
           }
         }
@@ -158,12 +178,15 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
                                      "The commit's author device is not this connection's device."};
           return out;
         }
-        const store::Account* author = store.account(account);
-        if (author == nullptr) {
-          throw std::runtime_error("the session's account is gone");
-        }
         store::GroupMembers members;
-        if (auto refusal = check_group_policy(store, *author, before, *next, max_groups, members)) {
+        if (auto refusal = check_group_policy(store, *author, before, *next, max_groups, members,
+                                              is_case_group(store, group, inbox_id))) {
+          out.refusal = std::move(refusal);
+          return out;
+        }
+        CaseChange case_change;
+        if (auto refusal = check_case_change(store, *author, group, inbox_id, reason, before, *next,
+                                             case_change)) {
           out.refusal = std::move(refusal);
           return out;
         }
@@ -182,10 +205,11 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
             store::GroupChange{bytes_of(group_id), epoch, next->archived, std::move(members),
                                bytes_of(*signed_bytes)},
             now);
-        if (closes) {
-          // The case is closed (docs/PROTOCOL.md 2.21): no message of the group stays queued.
-          if (const store::Group* closed = store.group(bytes_of(group_id))) {
-            (void)store.close_group(closed->id, now);
+        if (const store::Group* stored = store.group(bytes_of(group_id))) {
+          apply_case_change(store, limits, stored->id, case_change, now);
+          if (closes) {
+            // The case is closed (docs/PROTOCOL.md 2.21): no message of the group stays queued.
+            (void)store.close_group(stored->id, now);
           }
         }
         for (const auto member : recipients) {

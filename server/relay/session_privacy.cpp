@@ -279,7 +279,9 @@ void Session::on_export_account(const v1::ClientFrame& frame) {
           e->set_actor(entry.actor);
           e->set_action(entry.action);
           e->set_subject(entry.subject);
+          e->set_detail(entry.detail);
         }
+        support::fill_inbox_export(out, store, account);
         return out;
       },
       [this, id](v1::AccountExport out) {

@@ -92,6 +92,10 @@ inline bool verify(std::span<const std::uint8_t> public_key, const char* context
 // may read the blobs.
 void grant_blobs(store::RelayStore& store, const std::vector<std::int64_t>& rows,
                  const std::set<std::int64_t>& readers, std::int64_t owner);
+// What the relay holds about `account` as a counselling inbox's client or staff member, and its
+// cases (session_inboxes.cpp), for ExportAccount.
+void fill_inbox_export(v1::AccountExport& out, const store::RelayStore& store,
+                       std::int64_t account);
 // The sentence for an error of check_send_blobs.
 [[nodiscard]] const char* send_blob_error_message(int code);
 

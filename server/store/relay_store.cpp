@@ -62,15 +62,15 @@ struct RelayStore::Statements {
                        "ciphertext, created_at, expires_at, disappear_at) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0))")),
         // A group message's ciphertext is its shared copy; a commit's bytes come from the log.
-        read_envelopes(
-            db.prepare("SELECT e.id, e.sender_device, e.client_message_id, "
-                       "CASE WHEN e.group_message IS NULL THEN e.ciphertext ELSE m.ciphertext END, "
-                       "e.created_at, g.group_id, c.signed, e.disappear_at, e.erased_account "
-                       "FROM envelopes e "
-                       "LEFT JOIN group_messages m ON m.id = e.group_message "
-                       "LEFT JOIN group_commits c ON c.id = e.group_commit "
-                       "LEFT JOIN groups g ON g.id = coalesce(m.group_row, c.group_row) "
-                       "WHERE e.recipient_device = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3")),
+        read_envelopes(db.prepare(
+            "SELECT e.id, e.sender_device, e.client_message_id, "
+            "CASE WHEN e.group_message IS NULL THEN e.ciphertext ELSE m.ciphertext END, "
+            "e.created_at, g.group_id, c.signed, e.disappear_at, e.erased_account, e.case_notice "
+            "FROM envelopes e "
+            "LEFT JOIN group_messages m ON m.id = e.group_message "
+            "LEFT JOIN group_commits c ON c.id = e.group_commit "
+            "LEFT JOIN groups g ON g.id = coalesce(m.group_row, c.group_row) "
+            "WHERE e.recipient_device = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3")),
         delete_envelope(
             db.prepare("DELETE FROM envelopes WHERE id = ?1 AND recipient_device = ?2")) {}
 
@@ -198,6 +198,7 @@ void RelayStore::load_directory() {
   }
   invite_count_ = db_.query_int("SELECT count(*) FROM invites");
   load_groups();
+  load_inboxes();
   load_blob_usage();
   load_timers();
 }
@@ -370,7 +371,11 @@ bool RelayStore::may_reach(std::int64_t from, std::int64_t to) const {
   if (a->role != Role::client && b->role != Role::client) {
     return true;
   }
-  return connections_.contains({from, to}) || share_group(from, to);
+  if (connections_.contains({from, to}) || share_group(from, to)) {
+    return true;
+  }
+  // A counselling inbox's client and its on-duty staff, until the case is claimed (2.22).
+  return a->role == Role::client ? inbox_link(*a, *b) : inbox_link(*b, *a);
 }
 
 std::vector<const Account*> RelayStore::contacts_of(std::int64_t id) const {
@@ -392,6 +397,18 @@ std::vector<const Account*> RelayStore::contacts_of(std::int64_t id) const {
     for (const auto& [member, role] : g->members) {
       if (const Account* other = account(member)) {
         out.push_back(other);
+      }
+    }
+  }
+  if (self->role == Role::client) {
+    if (const auto inbox_row = inbox_of_client(id)) {
+      if (const Inbox* in = inbox(*inbox_row)) {
+        for (const auto& m : in->staff) {
+          const Account* other = account(m.account);
+          if (other != nullptr && inbox_link(*self, *other)) {
+            out.push_back(other);
+          }
+        }
       }
     }
   }
@@ -538,7 +555,10 @@ std::vector<StoredEnvelope> RelayStore::read_envelopes(std::int64_t recipient_de
     if (!st.column_is_null(8)) {
       e.erased_account = st.column_text(8);
     }
-    if (!e.erased_account.empty()) {
+    if (!st.column_is_null(9)) {
+      e.case_notice = st.column_blob(9);
+    }
+    if (!e.erased_account.empty() || !e.case_notice.empty()) {
       // A notice from the relay: no sender.
     } else if (const Device* d = device(e.sender_device)) {
       e.sender_device_no = d->device_no;

@@ -82,6 +82,7 @@ struct StoredEnvelope {
   Blob group_commit;              // commits: a serialised SignedGroupCommit
   std::int64_t disappear_at = 0;  // the conversation's disappearing-message deadline; 0: none
   std::string erased_account;     // a notice: this contact's account was erased (no sender)
+  Blob case_notice;               // a notice about a case: a serialised CaseNotice (no sender)
 };
 
 // Same numbers as lotse.v1.GroupRole.
@@ -108,6 +109,39 @@ struct GroupChange {
   bool archived = false;
   GroupMembers members;    // the whole membership after the change
   BlobView signed_commit;  // the serialised SignedGroupCommit, kept for the log
+};
+
+// Counselling inboxes and cases (docs/PROTOCOL.md 2.22), held in memory like the directory.
+struct InboxMember {
+  std::int64_t account = 0;
+  bool supervisor = false;  // stays in every case, never claims one
+  bool on_duty = true;
+};
+
+struct Inbox {
+  std::int64_t id = 0;  // row id
+  Blob inbox_id;        // 16 random bytes
+  std::string name;
+  std::optional<std::int64_t> signer;  // the admin whose account key signs the notice
+  bool needs_consent = false;
+  std::uint32_t max_open_cases = 0;
+  Blob notice;  // a serialised SignedInboxNotice; empty: none yet
+  std::int64_t created_at = 0;
+  std::vector<InboxMember> staff;  // sorted by account
+
+  [[nodiscard]] const InboxMember* member(std::int64_t account) const;
+};
+
+struct Case {
+  std::int64_t group_row = 0;
+  std::optional<std::int64_t> inbox;  // none once the inbox was removed
+  std::int64_t client = 0;
+  std::optional<std::int64_t> counsellor;  // none: open (unclaimed)
+  std::int64_t created_at = 0;
+  std::int64_t claimed_at = 0;
+  std::optional<std::int64_t> pending_to;  // a handover waiting for the client's consent
+  std::string pending_reason;
+  std::int64_t pending_at = 0;
 };
 
 // A blob's row (docs/PROTOCOL.md 2.18). Its bytes are a file of its own (store/blob_files.hpp).
@@ -395,6 +429,35 @@ public:
   // timer.
   [[nodiscard]] Closed close_group(std::int64_t group_row, std::int64_t now);
 
+  // --- counselling inboxes and cases (relay_store_inboxes.cpp, docs/PROTOCOL.md 2.22) ---
+  [[nodiscard]] const Inbox* inbox(std::int64_t row) const;
+  [[nodiscard]] const Inbox* inbox_by_id(BlobView inbox_id) const;
+  // Case-insensitive (ASCII), as the UNIQUE COLLATE NOCASE column.
+  [[nodiscard]] const Inbox* inbox_by_name(const std::string& name) const;
+  [[nodiscard]] std::vector<const Inbox*> inboxes() const;  // by name
+  // Creates (inbox.id 0) or replaces an inbox's settings and staff; a member already on the
+  // staff keeps its duty. Returns the stored inbox.
+  const Inbox& save_inbox(Inbox inbox, std::int64_t now);
+  void remove_inbox(std::int64_t row);
+  void set_inbox_notice(std::int64_t row, BlobView signed_notice);
+  void set_duty(std::int64_t inbox, std::int64_t account, bool on_duty);
+  // The inbox a flyer invite belongs to (set after create_invite).
+  void set_invite_inbox(BlobView token_hash, std::int64_t inbox);
+  [[nodiscard]] std::optional<std::int64_t> invite_inbox(BlobView token_hash);
+  void add_inbox_client(std::int64_t account, std::int64_t inbox, std::int64_t now);
+  [[nodiscard]] std::optional<std::int64_t> inbox_of_client(std::int64_t account) const;
+  // Unclaimed, unarchived cases of the inbox plus its clients that have not opened one yet.
+  [[nodiscard]] std::uint32_t open_cases(std::int64_t inbox) const;
+  [[nodiscard]] const Case* case_of_group(std::int64_t group_row) const;
+  [[nodiscard]] const Case* case_of_client(std::int64_t account) const;
+  [[nodiscard]] std::vector<const Case*> cases_of_inbox(std::int64_t inbox) const;
+  void open_case(std::int64_t group_row, std::int64_t inbox, std::int64_t client, std::int64_t now);
+  void set_counsellor(std::int64_t group_row, std::int64_t counsellor, std::int64_t now);
+  void set_pending_handover(std::int64_t group_row, std::optional<std::int64_t> to,
+                            const std::string& reason, std::int64_t now);
+  [[nodiscard]] std::int64_t insert_case_notice(std::int64_t recipient_device, BlobView notice,
+                                                std::int64_t now, std::int64_t expires_at);
+
   // Whether another connection (an admin command such as `lotse-relay users remove`) committed
   // since the last call (PRAGMA data_version); the relay then reloads its directory.
   [[nodiscard]] bool changed_elsewhere();
@@ -409,9 +472,10 @@ public:
     std::string action;   // e.g. "account.erased"
     std::string subject;  // public id the act concerned
     std::int64_t expires_at = 0;
+    std::string detail;  // e.g. a case id and a handover reason; never message content
   };
   void audit(const std::string& actor, const std::string& action, const std::string& subject,
-             std::int64_t now, std::int64_t expires_at);
+             std::int64_t now, std::int64_t expires_at, const std::string& detail = {});
   // Entries whose actor or subject is `public_id`, oldest first, at most `limit`.
   [[nodiscard]] std::vector<AuditEntry> audit_entries_about(const std::string& public_id,
                                                             std::size_t limit);
@@ -464,6 +528,10 @@ private:
   void load_groups();
   void load_blob_usage();
   void load_timers();
+  void load_inboxes();
+  // Whether a client of an inbox and a staff member of it may reach each other through the inbox
+  // (the client's case is not claimed yet; the staff member is on duty or a supervisor).
+  [[nodiscard]] bool inbox_link(const Account& client, const Account& staff) const;
   void forget_blob(const BlobRecord& blob);
   Account& cache_account(Account account);
   void set_members(Group& group, GroupMembers members);
@@ -493,6 +561,10 @@ private:
   std::map<std::pair<std::int64_t, std::int64_t>, TimerOverride> pair_timers_;  // (a < b)
   std::unordered_map<std::int64_t, TimerOverride> group_timers_;                // by group row
   std::int64_t data_version_ = -1;
+  std::map<std::int64_t, Inbox> inboxes_;                          // by row
+  std::unordered_map<std::int64_t, std::int64_t> inbox_clients_;   // client account -> inbox row
+  std::map<std::int64_t, Case> cases_;                             // by group row
+  std::unordered_map<std::int64_t, std::int64_t> case_by_client_;  // client account -> group row
 };
 
 }  // namespace lotse::store

@@ -221,22 +221,30 @@ std::vector<std::int64_t> RelayStore::inactive_clients(std::int64_t seen_before,
 }
 
 void RelayStore::audit(const std::string& actor, const std::string& action,
-                       const std::string& subject, std::int64_t now, std::int64_t expires_at) {
+                       const std::string& subject, std::int64_t now, std::int64_t expires_at,
+                       const std::string& detail) {
   auto st = db_.prepare(
-      "INSERT INTO audit_log(at, actor, action, subject, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)");
-  st.bind(1, now).bind(2, actor).bind(3, action).bind(4, subject).bind(5, expires_at).run();
+      "INSERT INTO audit_log(at, actor, action, subject, expires_at, detail) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  st.bind(1, now)
+      .bind(2, actor)
+      .bind(3, action)
+      .bind(4, subject)
+      .bind(5, expires_at)
+      .bind(6, detail)
+      .run();
 }
 
 std::vector<RelayStore::AuditEntry> RelayStore::audit_entries_about(const std::string& public_id,
                                                                     std::size_t limit) {
   std::vector<AuditEntry> out;
   auto st = db_.prepare(
-      "SELECT id, at, actor, action, subject, expires_at FROM audit_log "
+      "SELECT id, at, actor, action, subject, expires_at, detail FROM audit_log "
       "WHERE actor = ?1 OR subject = ?1 ORDER BY id LIMIT ?2");
   st.bind(1, public_id).bind(2, static_cast<std::int64_t>(limit));
   while (st.step()) {
     out.push_back({st.column_int(0), st.column_int(1), st.column_text(2), st.column_text(3),
-                   st.column_text(4), st.column_int(5)});
+                   st.column_text(4), st.column_int(5), st.column_text(6)});
   }
   return out;
 }

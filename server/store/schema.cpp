@@ -238,6 +238,67 @@ ALTER TABLE envelopes ADD COLUMN disappear_at INTEGER;
 CREATE INDEX accounts_by_last_seen ON accounts(role, last_seen_at);
 )sql";
 
+// Version 5: counselling inboxes and cases (docs/PROTOCOL.md 2.22, docs/COUNSELLING.md).
+//   inboxes        a centre's inbox: random id, its public name (printed on flyers), the admin
+//                  whose account key signs its notice, its consent and cap settings, the signed
+//                  office-hours notice; until an admin removes it
+//   inbox_staff    who works in an inbox, supervisor or not, on duty or not; with the inbox or
+//                  the account
+//   inbox_clients  which inbox an anonymous client registered through; with the account
+//   cases          one client's case: its group (the conversation), inbox, counsellor once
+//                  claimed, and a handover waiting for the client's consent (with the reason the
+//                  counsellor gave, until the client answers); with the group or the client
+//   invites.inbox  a flyer invite's inbox
+//   audit_log.detail  what an entry needs beyond actor, action and subject (a case id, a handover
+//                  reason); never message content
+//   envelopes.case_notice  a queue row that tells a device about its case (a serialised
+//                  CaseNotice: a handover asked for or declined; ids only)
+constexpr const char* migrate_v4_to_v5 = R"sql(
+CREATE TABLE inboxes (
+  id             INTEGER PRIMARY KEY,
+  inbox_id       BLOB NOT NULL UNIQUE CHECK (length(inbox_id) = 16),
+  name           TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  signer         INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  needs_consent  INTEGER NOT NULL CHECK (needs_consent IN (0, 1)),
+  max_open_cases INTEGER NOT NULL CHECK (max_open_cases >= 0),
+  notice         BLOB,
+  created_at     INTEGER NOT NULL
+);
+
+CREATE TABLE inbox_staff (
+  inbox      INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,
+  account    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  supervisor INTEGER NOT NULL CHECK (supervisor IN (0, 1)),
+  on_duty    INTEGER NOT NULL CHECK (on_duty IN (0, 1)),
+  PRIMARY KEY (inbox, account)
+) WITHOUT ROWID;
+CREATE INDEX inbox_staff_by_account ON inbox_staff(account);
+
+CREATE TABLE inbox_clients (
+  account    INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  inbox      INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX inbox_clients_by_inbox ON inbox_clients(inbox);
+
+CREATE TABLE cases (
+  group_row      INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+  inbox          INTEGER REFERENCES inboxes(id) ON DELETE SET NULL,
+  client         INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
+  counsellor     INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  created_at     INTEGER NOT NULL,
+  claimed_at     INTEGER,
+  pending_to     INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  pending_reason TEXT,
+  pending_at     INTEGER
+);
+CREATE INDEX cases_by_inbox ON cases(inbox);
+
+ALTER TABLE invites ADD COLUMN inbox INTEGER REFERENCES inboxes(id) ON DELETE CASCADE;
+ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE envelopes ADD COLUMN case_notice BLOB;
+)sql";
+
 }  // namespace
 
 void configure_connection(Database& db, bool synchronous_full) {
@@ -295,6 +356,9 @@ void migrate(Database& db) {
   }
   if (version < 4) {
     step(db, migrate_v3_to_v4, 4, false);
+  }
+  if (version < 5) {
+    step(db, migrate_v4_to_v5, 5, false);
   }
 }
 

@@ -5,7 +5,7 @@
 
 namespace lotse::store {
 
-inline constexpr int schema_version = 4;
+inline constexpr int schema_version = 5;
 
 // Connection settings every relay database connection uses: WAL, foreign keys, secure_delete,
 // a busy timeout so admin commands and the relay can share the file.

@@ -299,6 +299,33 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   close_short_id.mutable_close_conversation()->set_client_message_id("short");
   write("close", frames(true, {close_unknown, close_group, close_short_id}));
 
+  // Counselling inboxes and cases (docs/PROTOCOL.md 2.22).
+  auto new_inbox = file_frame(70);
+  new_inbox.mutable_set_inbox()->set_name("Jugendberatung");
+  new_inbox.mutable_set_inbox()->add_staff()->set_account_id("aaaaaaaaaaaaaaaaaaaaaaaa");
+  auto list_inboxes = file_frame(71);
+  list_inboxes.mutable_list_inboxes();
+  auto duty = file_frame(72);
+  duty.mutable_set_duty()->set_inbox_id(std::string(16, '\x04'));
+  auto cases = file_frame(73);
+  cases.mutable_list_cases();
+  auto claim = file_frame(74);
+  claim.mutable_claim_case()->set_case_id(std::string(16, '\x05'));
+  auto handover = file_frame(75);
+  handover.mutable_request_handover()->set_case_id(std::string(16, '\x05'));
+  handover.mutable_request_handover()->set_to_account_id("aaaaaaaaaaaaaaaaaaaaaaaa");
+  handover.mutable_request_handover()->set_reason("Urlaub");
+  auto decline = file_frame(76);
+  decline.mutable_decline_handover()->set_case_id(std::string(16, '\x05'));
+  auto inbox_notice = file_frame(77);
+  inbox_notice.mutable_publish_inbox_notice()->mutable_notice()->set_notice(
+      std::string("\x08\x01", 2));
+  auto flyer = file_frame(78);
+  flyer.mutable_create_invite()->set_role(v1::CLIENT);
+  flyer.mutable_create_invite()->set_inbox_id(std::string(16, '\x04'));
+  write("inboxes", frames(true, {new_inbox, list_inboxes, duty, cases, claim, handover, decline,
+                                 inbox_notice, flyer}));
+
   v1::ClientFrame reg;
   reg.set_request_id(2);
   reg.mutable_register_()->set_invite_token(std::string(43, 'A'));

@@ -5,7 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 using lotse::wire::InviteLink;
 
@@ -75,6 +77,39 @@ TEST_CASE("anything else is refused") {
   bad_token[5] = '+';
   CHECK_FALSE(InviteLink::parse("lotse://localhost:7443/invite?token=" + bad_token + "&pin=" + pin)
                   .has_value());
+}
+
+TEST_CASE("a flyer invite names its inbox and the key that signs the inbox's notice") {
+  const std::string good = "lotse://localhost:7443/invite?token=" + token + "&pin=" + pin;
+  const std::string inbox = "00112233445566778899aabbccddeeff";
+  const std::string signer = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";  // bytes 0..31
+  const auto line = good + "&role=client&inbox=" + inbox + "&signer=" + signer;
+  const auto link = InviteLink::parse(line);
+  REQUIRE(link.has_value());
+  REQUIRE(link->inbox.has_value());
+  CHECK(lotse::wire::hex(link->inbox->data(), 16) == inbox);
+  for (std::size_t i = 0; i < 32; ++i) {
+    CHECK(link->signer[i] == i);
+  }
+  CHECK(link->to_string() == line);
+  // Only a client invite has an inbox; both parts, in this order, canonical and complete.
+  CHECK_FALSE(InviteLink::parse(good + "&role=staff&inbox=" + inbox + "&signer=" + signer));
+  CHECK_FALSE(InviteLink::parse(good + "&role=client&inbox=" + inbox));
+  CHECK_FALSE(InviteLink::parse(good + "&role=client&signer=" + signer + "&inbox=" + inbox));
+  CHECK_FALSE(
+      InviteLink::parse(good + "&role=client&inbox=" + inbox.substr(2) + "&signer=" + signer));
+  CHECK_FALSE(InviteLink::parse(good + "&role=client&inbox=00112233445566778899AABBCCDDEEFF" +
+                                "&signer=" + signer));
+  CHECK_FALSE(
+      InviteLink::parse(good + "&role=client&inbox=" + inbox + "&signer=" + signer.substr(1)));
+  CHECK_FALSE(InviteLink::parse(good + "&role=client&inbox=" + inbox + "&signer=" + signer + "A"));
+  // The last character carries two bits that must be zero in canonical base64url.
+  CHECK_FALSE(InviteLink::parse(good + "&role=client&inbox=" + inbox +
+                                "&signer=" + signer.substr(0, 42) + "i"));
+  CHECK(lotse::wire::base64url_decode("AAECAw") ==
+        std::optional<std::vector<std::uint8_t>>({0, 1, 2, 3}));
+  CHECK_FALSE(lotse::wire::base64url_decode("A"));
+  CHECK_FALSE(lotse::wire::base64url_decode("AA=="));
 }
 
 TEST_CASE("login transcript layout") {

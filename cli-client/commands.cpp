@@ -55,6 +55,7 @@ client::Result<std::unique_ptr<client::Client>> open_client(const Common& common
       return r.error();
     }
     (void)(*c)->wait_drained(std::chrono::seconds(30));
+    (*c)->send_due_histories();  // cases handed on while this device was away
   }
   return c;
 }
@@ -174,6 +175,7 @@ int cmd_send(const Common& common, const std::string& contact,
   if (!c) {
     return fail(c.error());
   }
+  warn_if_closed(**c, contact);
   auto sent = (*c)->send_text(contact, text);
   if (!sent) {
     return fail(sent.error());

@@ -54,6 +54,27 @@ int cmd_privacy_export(const Common& common);
 int cmd_account_delete(const Common& common, bool yes);
 int cmd_close(const Common& common, const std::string& conversation);
 
+// counselling_commands.cpp
+int cmd_inbox_admin_create(const Common& common, const std::string& name,
+                           const std::vector<std::string>& staff,
+                           const std::vector<std::string>& supervisors, bool consent,
+                           std::uint32_t max_open);
+int cmd_inbox_admin_flyer(const Common& common, const std::string& inbox, std::uint32_t uses,
+                          std::chrono::seconds lifetime);
+int cmd_inbox_admin_hours(const Common& common, const std::string& inbox,
+                          const client::NoticeSpec& spec);
+int cmd_inbox_admin_list(const Common& common);
+int cmd_duty(const Common& common, bool on, const std::string& inbox);
+int cmd_inbox_info(const Common& common);
+int cmd_inbox_queue(const Common& common);
+int cmd_claim(const Common& common, const std::string& case_ref);
+int cmd_handover(const Common& common, const std::string& case_ref, const std::string& colleague,
+                 const std::string& reason);
+int cmd_consent(const Common& common, bool decline);
+int cmd_wipe(const Common& common, bool yes);
+// Before a client writes to its inbox: prints the inbox's notice when it is closed or absent.
+void warn_if_closed(client::Client& c, const std::string& to);
+
 // Shared by the commands: print one sentence for the error and return exit_error.
 int fail(const boost::system::error_code& ec);
 int fail(const std::string& sentence);

@@ -5,7 +5,52 @@
 #include <google/protobuf/stubs/logging.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string>
+
+namespace {
+
+// "30m", "12h", "365d", or seconds.
+std::optional<std::chrono::seconds> parse_duration(const std::string& text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  const char unit = text.back();
+  const bool has_unit = unit == 's' || unit == 'm' || unit == 'h' || unit == 'd';
+  const std::string digits = has_unit ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+      digits.size() > 9) {
+    return std::nullopt;
+  }
+  const std::int64_t n = std::stoll(digits);
+  const std::int64_t factor = unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 1;
+  return std::chrono::seconds(n * factor);
+}
+
+// "2026-12-24" as Unix milliseconds of that day's 00:00 UTC.
+std::optional<std::int64_t> parse_day(const std::string& text) {
+  int y = 0;
+  unsigned m = 0;
+  unsigned d = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day day{std::chrono::year{y}, std::chrono::month{m},
+                                        std::chrono::day{d}};
+  if (!day.ok()) {
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::sys_days{day}.time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // protobuf would print a line for every malformed string field a contact sends; the client
@@ -159,12 +204,88 @@ int main(int argc, char** argv) {
 
   auto* directory = app.add_subcommand("directory", "(staff) Every staff account on the relay");
 
+  // Counselling (docs/COUNSELLING.md).
+  auto* inbox_admin =
+      app.add_subcommand("inbox-admin", "(admin) Counselling inboxes: create, flyer, hours, list");
+  inbox_admin->require_subcommand(1);
+  std::string inbox_name;
+  std::vector<std::string> staff;
+  std::vector<std::string> supervisors;
+  bool consent = false;
+  std::uint32_t max_open = 0;
+  auto* inbox_create = inbox_admin->add_subcommand(
+      "create", "Create an inbox (or change the one of that name): its staff and rules");
+  inbox_create->add_option("name", inbox_name, "The inbox's public name, e.g. Jugendberatung")
+      ->required();
+  inbox_create->add_option("--staff", staff, "Counsellors (handles), comma-separated")
+      ->delimiter(',');
+  inbox_create->add_option("--supervisor", supervisors, "Supervisors: in every case")
+      ->delimiter(',');
+  inbox_create->add_flag("--consent", consent, "A handover waits for the client's consent");
+  inbox_create->add_option("--max-open", max_open,
+                           "Open cases at once before new clients must wait (0: relay default)");
+  std::uint32_t uses = 10'000;
+  std::string flyer_expires = "365d";
+  auto* inbox_flyer = inbox_admin->add_subcommand(
+      "flyer", "Print the inbox's public invite (for a flyer or QR code)");
+  inbox_flyer->add_option("name", inbox_name, "The inbox")->required();
+  inbox_flyer->add_option("--uses", uses, "How many clients may use it")->capture_default_str();
+  inbox_flyer->add_option("--expires", flyer_expires, "Lifetime: 30d, 365d")->capture_default_str();
+  lotse::client::NoticeSpec notice;
+  std::string absent_from;
+  std::string absent_until;
+  bool no_summer_time = false;
+  auto* inbox_hours = inbox_admin->add_subcommand(
+      "hours", "Publish the inbox's office hours and absence notice, signed with your key");
+  inbox_hours->add_option("name", inbox_name, "The inbox")->required();
+  inbox_hours->add_option("--hours", notice.hours, "e.g. \"Mo-Fr 09:00-17:00, Sa 10:00-12:00\"");
+  inbox_hours->add_option("--outside", notice.outside_hours_text,
+                          "Shown to clients outside the hours");
+  inbox_hours->add_option("--utc-offset", notice.utc_offset_minutes,
+                          "Minutes east of UTC in winter (default 60: Germany)");
+  inbox_hours->add_flag("--no-summer-time", no_summer_time, "No EU summer time");
+  inbox_hours->add_option("--absent-from", absent_from, "First day of an absence: YYYY-MM-DD");
+  inbox_hours->add_option("--absent-until", absent_until, "Day after the absence: YYYY-MM-DD");
+  inbox_hours->add_option("--absence", notice.absence_text, "Shown to clients during it");
+  auto* inbox_list = inbox_admin->add_subcommand("list", "Every inbox with its staff");
+  std::string duty_state;
+  auto* duty = app.add_subcommand("duty", "(staff) Go on or off duty in an inbox");
+  duty->add_option("state", duty_state, "on or off")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  duty->add_option("inbox", inbox_name, "The inbox")->required();
+  auto* inbox_info =
+      app.add_subcommand("inbox-info", "(client) Your counselling inbox: hours, notice, case");
+  auto* inbox_queue = app.add_subcommand(
+      "inbox-queue", "(staff) Open cases of your inboxes, and the cases you counsel");
+  std::string case_ref;
+  auto* claim = app.add_subcommand("claim", "(staff) Take an open case; colleagues leave it");
+  claim->add_option("case", case_ref, "The case (its 8-digit id from inbox-queue)")->required();
+  std::string colleague;
+  std::string reason;
+  auto* handover =
+      app.add_subcommand("handover", "(staff) Hand your case to a colleague of the inbox");
+  handover->add_option("case", case_ref, "The case")->required();
+  handover->add_option("colleague", colleague, "The colleague (handle)")->required();
+  handover->add_option("--reason", reason, "Why (kept in the audit log, never shown to the client)")
+      ->required();
+  bool decline = false;
+  auto* consent_cmd =
+      app.add_subcommand("consent", "(client) Agree to the handover your counsellor asked for");
+  consent_cmd->add_flag("--decline", decline, "Refuse it instead");
+  bool wipe_yes = false;
+  auto* wipe = app.add_subcommand(
+      "wipe", "Remove this profile from the device at once (no relay needed); for good");
+  wipe->add_flag("--yes", wipe_yes, "Really do it");
+
   for (auto* sub :
-       {init,         whoami,      invite_cmd,     contacts,      send,           send_file,
-        get_file,     history_cmd, inbox,          chat,          verify,         group,
-        group_create, group_add,   group_remove,   group_promote, group_demote,   group_archive,
-        group_leave,  group_list,  group_members,  directory,     policy,         policy_show,
-        policy_set,   privacy,     privacy_export, account,       account_delete, close_cmd}) {
+       {init,         whoami,       invite_cmd,     contacts,      send,           send_file,
+        get_file,     history_cmd,  inbox,          chat,          verify,         group,
+        group_create, group_add,    group_remove,   group_promote, group_demote,   group_archive,
+        group_leave,  group_list,   group_members,  directory,     policy,         policy_show,
+        policy_set,   privacy,      privacy_export, account,       account_delete, close_cmd,
+        inbox_admin,  inbox_create, inbox_flyer,    inbox_hours,   inbox_list,     duty,
+        inbox_info,   inbox_queue,  claim,          handover,      consent_cmd,    wipe}) {
     sub->add_option("--profile", common.profile, "Profile directory");
     sub->add_flag("--json", common.json, "Machine-readable output: one JSON object per line");
   }
@@ -190,6 +311,58 @@ int main(int argc, char** argv) {
     }
     if (close_cmd->parsed()) {
       return cmd_close(common, conversation);
+    }
+    if (inbox_create->parsed()) {
+      return cmd_inbox_admin_create(common, inbox_name, staff, supervisors, consent, max_open);
+    }
+    if (inbox_flyer->parsed()) {
+      const auto lifetime = parse_duration(flyer_expires);
+      if (!lifetime) {
+        std::cerr << "lotse: --expires must look like 30d or 365d.\n";
+        return 2;
+      }
+      return cmd_inbox_admin_flyer(common, inbox_name, uses, *lifetime);
+    }
+    if (inbox_hours->parsed()) {
+      notice.eu_summer_time = !no_summer_time;
+      const auto offset_ms = static_cast<std::int64_t>(notice.utc_offset_minutes) * 60'000;
+      for (auto [text, target] : {std::pair{&absent_from, &notice.absence_from_ms},
+                                  std::pair{&absent_until, &notice.absence_until_ms}}) {
+        if (text->empty()) {
+          continue;
+        }
+        const auto day = parse_day(*text);
+        if (!day) {
+          std::cerr << "lotse: a day looks like 2026-12-24.\n";
+          return 2;
+        }
+        *target = *day - offset_ms;  // local midnight
+      }
+      return cmd_inbox_admin_hours(common, inbox_name, notice);
+    }
+    if (inbox_list->parsed()) {
+      return cmd_inbox_admin_list(common);
+    }
+    if (duty->parsed()) {
+      return cmd_duty(common, duty_state == "on", inbox_name);
+    }
+    if (inbox_info->parsed()) {
+      return cmd_inbox_info(common);
+    }
+    if (inbox_queue->parsed()) {
+      return cmd_inbox_queue(common);
+    }
+    if (claim->parsed()) {
+      return cmd_claim(common, case_ref);
+    }
+    if (handover->parsed()) {
+      return cmd_handover(common, case_ref, colleague, reason);
+    }
+    if (consent_cmd->parsed()) {
+      return cmd_consent(common, decline);
+    }
+    if (wipe->parsed()) {
+      return cmd_wipe(common, wipe_yes);
     }
     if (account_delete->parsed()) {
       return cmd_account_delete(common, yes);

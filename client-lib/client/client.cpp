@@ -205,6 +205,10 @@ boost::system::error_code relay_error(const v1::Error& error) {
     case v1::TOO_MANY_UPLOADS: return errc::too_many_uploads;
     case v1::POLICY_BOUNDS: return errc::policy_bounds;
     case v1::UNKNOWN_GROUP: return errc::unknown_group;
+    case v1::UNKNOWN_INBOX: return errc::unknown_inbox;
+    case v1::CASE_CLAIMED: return errc::case_claimed;
+    case v1::INBOX_FULL: return errc::inbox_full;
+    case v1::CONSENT_REQUIRED: return errc::consent_required;
     default: return errc::relay_refused;
   }
 }
@@ -569,6 +573,11 @@ Result<std::unique_ptr<Client>> Client::create(const std::filesystem::path& dir,
         !profile->secrets().set_setting(setting::next_prekey_id,
                                         std::to_string(options.one_time_prekeys + 1)) ||
         !profile->secrets().set_setting(setting::name, name) ||
+        (link->inbox &&
+         (!profile->secrets().set_setting(setting::inbox_id,
+                                          wire::hex(link->inbox->data(), link->inbox->size())) ||
+          !profile->secrets().set_setting(setting::inbox_signer,
+                                          wire::hex(link->signer.data(), link->signer.size())))) ||
         !profile->secrets().save_relay(
             {relay_address, wire::hex(link->pin.data(), link->pin.size())}) ||
         !tx->commit()) {
@@ -836,6 +845,9 @@ Result<MessageView> Client::send_text(std::string_view contact, std::string_view
     std::lock_guard lock(im.mutex);
     id = im.new_message_id();
     now = im.now_ms();
+  }
+  if (auto opened = im.ensure_case(contact); !opened) {
+    return opened.error();
   }
   auto group = im.resolve_target(contact);
   if (!group) {

@@ -147,6 +147,67 @@ struct SafetyNumberView {
   bool key_changed = false;
 };
 
+// A counselling inbox (docs/PROTOCOL.md 2.22, docs/COUNSELLING.md).
+struct InboxStaffView {
+  std::string account_id;
+  std::string name;  // handle
+  bool supervisor = false;
+  bool on_duty = true;
+};
+
+// The inbox's office-hours notice, verified with the key on the client's flyer invite (staff:
+// with the key the relay names as the inbox's signer), and what it says now.
+struct NoticeView {
+  bool verified = false;
+  std::string hours;  // e.g. "Mo-Fr 09:00-17:00" (empty: no fixed hours)
+  std::int32_t utc_offset_minutes = 0;
+  bool eu_summer_time = false;
+  bool open = true;          // now within the hours and not in an absence
+  bool absent = false;       // now within the absence window
+  std::string text_to_show;  // the outside-hours or absence text, when it applies now
+  std::string outside_hours_text;
+  std::string absence_text;
+  std::int64_t absence_from_ms = 0;
+  std::int64_t absence_until_ms = 0;
+  std::int64_t published_at_ms = 0;
+};
+
+struct InboxView {
+  std::string id;  // 32 hex digits
+  std::string name;
+  bool handover_needs_consent = false;
+  std::uint32_t max_open_cases = 0;   // 0: the relay's default
+  std::uint32_t open_cases = 0;       // staff only
+  std::vector<InboxStaffView> staff;  // a client sees those on duty and the supervisors
+  std::optional<NoticeView> notice;
+};
+
+// What an admin publishes as an inbox's office hours (signed with the admin's account key).
+struct NoticeSpec {
+  std::string hours;  // "Mo-Fr 09:00-17:00, Sa 10:00-12:00"; empty: no fixed hours
+  std::int32_t utc_offset_minutes = 60;  // Germany
+  bool eu_summer_time = true;
+  std::string outside_hours_text;
+  std::int64_t absence_from_ms = 0;
+  std::int64_t absence_until_ms = 0;
+  std::string absence_text;
+};
+
+struct CaseView {
+  std::string id;           // the case's group id, 32 hex digits
+  std::string short_id;     // its first 8 digits: what `lotse claim` takes
+  std::string inbox;        // the inbox's name
+  std::string client;       // account id
+  std::string client_name;  // the name the client shared, if it arrived
+  std::string counsellor;   // account id; empty while open
+  std::string counsellor_name;
+  std::int64_t created_at_ms = 0;
+  std::int64_t claimed_at_ms = 0;
+  std::string pending_handover_to;  // a handover waiting for the client's consent
+  std::string pending_handover_to_name;
+  bool archived = false;
+};
+
 enum class GroupRole { owner, admin, member };
 [[nodiscard]] const char* to_string(GroupRole role) noexcept;
 
@@ -188,6 +249,9 @@ struct Event {
     group_changed,   // group set: membership, roles, name or archived state changed
     contact_erased,  // contact: the relay erased that account; it is no longer a contact
     conversation_closed,  // contact: that counsellor closed the case; this copy was deleted
+    // group: a case (hex id); contact: for a handover request the proposed counsellor, for a
+    // declined one the counsellor who asked (docs/PROTOCOL.md 2.22)
+    case_notice,
   };
   Kind kind = Kind::message_received;
   MessageView message;
@@ -322,6 +386,45 @@ public:
   // its queued messages, every member deletes its copy (staff keep theirs when the policy says
   // so). Our own copy is deleted unless the organisation's policy keeps staff copies.
   [[nodiscard]] Result<ClosedView> close_conversation(std::string_view conversation);
+
+  // --- counselling inboxes and cases (docs/PROTOCOL.md 2.22; all need connect()) ---
+  // A client that joined through a flyer: its inbox, with the notice verified by the flyer's key.
+  [[nodiscard]] Result<InboxView> inbox_info();
+  // Staff and admins: every inbox.
+  [[nodiscard]] Result<std::vector<InboxView>> inboxes();
+  // Admins: creates an inbox (signed notices come from this account) or, if one of that name
+  // exists, replaces its staff and settings. Staff and supervisors by handle or account id.
+  [[nodiscard]] Result<InboxView> set_inbox(std::string_view name,
+                                            const std::vector<std::string>& staff,
+                                            const std::vector<std::string>& supervisors,
+                                            bool handover_needs_consent,
+                                            std::uint32_t max_open_cases);
+  // Admins: the inbox's flyer invite line (many uses, long-lived).
+  [[nodiscard]] Result<std::string> create_flyer(std::string_view inbox, std::uint32_t uses,
+                                                 std::chrono::seconds lifetime);
+  // Admins (the inbox's creator): signs and publishes its office hours and absence notice.
+  [[nodiscard]] Result<InboxView> publish_notice(std::string_view inbox, const NoticeSpec& spec);
+  // Staff of an inbox: whether new cases include this account.
+  [[nodiscard]] Result<InboxView> set_duty(std::string_view inbox, bool on_duty);
+  // Staff: open cases of their inboxes and their own; a client: its case.
+  [[nodiscard]] Result<std::vector<CaseView>> cases();
+  // Staff: takes an open case (its id or an unambiguous prefix of 8 or more digits); the other
+  // counsellors leave it. errc::case_claimed if a colleague was quicker.
+  [[nodiscard]] Result<CaseView> claim(std::string_view case_ref);
+  // The case's counsellor: hands it to a colleague of the inbox with a reason (audit log only).
+  // Without a consent rule the colleague takes over at once and this device re-encrypts the
+  // case's history to them; with it the client is asked first (pending_handover_to set).
+  [[nodiscard]] Result<CaseView> handover(std::string_view case_ref, std::string_view colleague,
+                                          std::string_view reason);
+  // A client: accepts (commits) or declines the handover its counsellor asked for.
+  [[nodiscard]] Result<CaseView> answer_handover(bool accept);
+  // Sends case histories owed to colleagues after handovers this device learnt of while
+  // receiving (a client's consent). Called by the CLI after connecting; harmless otherwise.
+  void send_due_histories();
+  // Removes this profile from the device at once: database, -wal, -shm and key material, and the
+  // directory if nothing else is in it; the relay is not contacted (a client whose phone may be
+  // read by someone else). The profile must not be open.
+  [[nodiscard]] static Result<void> wipe(const std::filesystem::path& dir);
 
   [[nodiscard]] Result<SafetyNumberView> safety_number(std::string_view contact);
   // The user compared the safety number: marks the contact verified, accepting its current keys.

@@ -28,6 +28,11 @@ namespace setting {
 inline constexpr const char* name = "name";
 inline constexpr const char* inviter = "inviter";
 inline constexpr const char* next_prekey_id = "next_one_time_prekey_id";
+// A client that joined through a counselling inbox's flyer (docs/PROTOCOL.md 2.22): the inbox id
+// and the key that signs its notice (both hex, from the invite), and its case's group id (hex).
+inline constexpr const char* inbox_id = "inbox_id";
+inline constexpr const char* inbox_signer = "inbox_signer";
+inline constexpr const char* case_group = "case_group";
 }  // namespace setting
 
 [[nodiscard]] std::string to_hex(std::string_view bytes);
@@ -154,12 +159,30 @@ struct Client::Impl {
 
   // groups.cpp (callers hold the lock unless said otherwise)
   [[nodiscard]] Result<std::optional<LoadedGroup>> load_group(std::string_view group_id);
-  // By group id (32 hex digits) or name (case-insensitive).
+  // By group id (32 hex digits), name (case-insensitive), or a unique id prefix of 8+ digits.
   [[nodiscard]] Result<LoadedGroup> resolve_group(std::string_view reference);
   // With the lock (privacy.cpp): the relay's name for a contact or group reference, and how
   // PolicyView shows it (account id, or the group id in hex).
   [[nodiscard]] Result<v1::ConversationRef> conversation_ref(std::string_view reference,
                                                              std::string& shown);
+  // counselling.cpp. Without the lock: for a client of an inbox writing to it (`to` is the
+  // inbox's name) before its case exists, opens the case; otherwise nothing.
+  [[nodiscard]] Result<void> ensure_case(std::string_view to);
+  // With the lock (receiving): a case's history from the counsellor who handed it over.
+  [[nodiscard]] bool on_case_history(const store::DeviceAddress& sender,
+                                     const v1::CaseHistory& history, std::vector<Event>& events);
+  // With the lock (receiving): a commit removed this device's account from a case and added one
+  // colleague: hand the colleague the history (queued for after the lock).
+  void note_handover(const protocol::GroupState& before, const protocol::GroupState& after);
+  std::vector<std::pair<std::string, std::string>> histories_due;  // (group id, colleague)
+  // Without the lock: the inbox by name or id among those the relay lists to us; an InboxInfo
+  // answer as a view.
+  [[nodiscard]] Result<v1::InboxInfo> find_inbox(std::string_view reference);
+  // call(), with an Error answer turned into its client error (relay_error).
+  [[nodiscard]] Result<v1::ServerFrame> call_ok(v1::ClientFrame frame);
+  [[nodiscard]] Result<InboxView> inbox_answer(const Result<v1::ServerFrame>& answer);
+  // Without the lock: sends the histories note_handover queued.
+  void send_due_histories();
   // With the lock: deletes messages past their disappearing deadline, then checkpoints.
   [[nodiscard]] Result<std::size_t> purge_expired();
   [[nodiscard]] GroupView view_of(const LoadedGroup& g) const;
@@ -176,12 +199,15 @@ struct Client::Impl {
   // archive for archiving. Without the lock.
   using MembershipChange =
       std::function<Result<std::vector<protocol::GroupMember>>(const LoadedGroup&)>;
+  // Sets UpdateGroup's fields beside the commit (a case's inbox_id, a handover's reason).
+  using CommitExtras = std::function<void(v1::UpdateGroup&)>;
   [[nodiscard]] Result<GroupView> change_group(
       std::string_view reference, const MembershipChange& change, bool archive,
-      std::optional<bool> close_keep_staff_copy = std::nullopt);
+      std::optional<bool> close_keep_staff_copy = std::nullopt, const CommitExtras& extras = {});
   [[nodiscard]] Result<GroupView> upload_commit(const protocol::GroupState* before,
                                                 const v1::SignedGroupCommit& commit,
-                                                const std::string& name, const std::string& topic);
+                                                const std::string& name, const std::string& topic,
+                                                const CommitExtras& extras = {});
   [[nodiscard]] Result<protocol::GroupMember> member_of(std::string_view reference);
   // After GROUP_CONFLICT: waits (bounded) until the commit that moved the group past `epoch` has
   // been processed. Without the lock.

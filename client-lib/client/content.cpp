@@ -239,6 +239,12 @@ std::optional<v1::Content> parse_content(crypto::ByteView plaintext,
       }
       break;
     case v1::Content::kClose: break;  // a flag only; who may send it is checked on receipt
+    case v1::Content::kHistory:
+      // Bounds per entry are checked as each is stored; the whole is bounded by the envelope.
+      if (c.history().group_id().size() != 16) {
+        return std::nullopt;
+      }
+      break;
     case v1::Content::kGroupSetup: {
       const auto& g = c.group_setup();
       if (g.group_id().size() != 16 ||

@@ -80,6 +80,22 @@ public:
       case errc::unknown_message: return "there is no message with that id";
       case errc::policy_bounds:
         return "the timer is outside the organisation's bounds (see `lotse policy show`)";
+      case errc::unknown_inbox: return "no such inbox, or you are not one of its staff";
+      case errc::case_claimed: return "another counsellor has taken this case";
+      case errc::inbox_full:
+        return "the counselling inbox takes no new clients right now; please try again later";
+      case errc::consent_required:
+        return "this inbox hands a case over only with the client's consent";
+      case errc::unknown_case: return "there is no case with that id (see `lotse inbox-queue`)";
+      case errc::no_handover: return "no handover is waiting for your answer";
+      case errc::notice_invalid:
+        return "the inbox's notice is not signed by the key on your invite; do not trust it";
+      case errc::not_admin: return "only an admin may do this";
+      case errc::not_inbox_client: return "this profile did not join through a counselling inbox";
+      case errc::invalid_office_hours:
+        return "office hours look like \"Mo-Fr 09:00-17:00, Sa 10:00-12:00\"; texts are at most "
+               "1024 bytes";
+      case errc::invalid_reason: return "a handover reason is 1 to 200 bytes";
       case errc::file_unreadable: return "the file cannot be read";
       case errc::file_unwritable: return "the file cannot be written there";
       case errc::invalid_file_name:

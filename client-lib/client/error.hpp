@@ -68,6 +68,18 @@ enum class errc {
   ambiguous_message = 53,     // more than one message with a file has that id
   // Retention (docs/PROTOCOL.md 2.19):
   policy_bounds = 54,  // the timer is outside the organisation's bounds (policy shows them)
+  // Counselling (docs/PROTOCOL.md 2.22):
+  unknown_inbox = 55,         // no such inbox, or not one of its staff or clients
+  case_claimed = 56,          // another counsellor has the case
+  inbox_full = 57,            // the inbox takes no new clients now; try later
+  consent_required = 58,      // the inbox hands a case over only with the client's consent
+  unknown_case = 59,          // no case with that id (or prefix) for this account
+  no_handover = 60,           // no handover is waiting for this client's answer
+  notice_invalid = 61,        // the inbox's notice does not verify with the flyer's key
+  not_admin = 62,             // only an admin may do this
+  not_inbox_client = 63,      // this account did not register through an inbox
+  invalid_office_hours = 64,  // the hours do not parse, or a notice text is too long
+  invalid_reason = 65,        // a handover reason is 1 to 200 bytes
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -222,6 +222,9 @@ Result<MessageView> Client::send_file(std::string_view to, const std::filesystem
   }
 
   // Where it goes, and whether we may send there, before anything is uploaded.
+  if (auto opened = im.ensure_case(to); !opened) {
+    return opened.error();
+  }
   auto group = im.resolve_target(to);
   if (!group) {
     return group.error();

@@ -155,6 +155,18 @@ Result<LoadedGroup> Client::Impl::resolve_group(std::string_view reference) {
       found = g.group_id;
     }
   }
+  if (!found && wanted.size() >= 8 && wanted.size() < 2 * protocol::group_id_bytes &&
+      wanted.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    // A unique prefix of the id, as `lotse inbox-queue` shows cases.
+    for (const auto& g : *list) {
+      if (to_hex(g.group_id).compare(0, wanted.size(), wanted) == 0) {
+        if (found) {
+          return errc::ambiguous_name;
+        }
+        found = g.group_id;
+      }
+    }
+  }
   if (!found) {
     return errc::unknown_group;
   }
@@ -393,9 +405,13 @@ Result<protocol::GroupMember> Client::Impl::member_of(std::string_view reference
 
 Result<GroupView> Client::Impl::upload_commit(const protocol::GroupState* before,
                                               const v1::SignedGroupCommit& commit,
-                                              const std::string& name, const std::string& topic) {
+                                              const std::string& name, const std::string& topic,
+                                              const CommitExtras& extras) {
   v1::ClientFrame f;
   *f.mutable_update_group()->mutable_commit() = commit;
+  if (extras) {
+    extras(*f.mutable_update_group());
+  }
   auto answer = call(std::move(f));
   if (!answer) {
     return answer.error();
@@ -453,7 +469,8 @@ Result<GroupView> Client::Impl::upload_commit(const protocol::GroupState* before
 
 Result<GroupView> Client::Impl::change_group(std::string_view reference,
                                              const MembershipChange& change, bool archive,
-                                             std::optional<bool> close_keep_staff_copy) {
+                                             std::optional<bool> close_keep_staff_copy,
+                                             const CommitExtras& extras) {
   for (int attempt = 0;; ++attempt) {
     v1::SignedGroupCommit commit;
     std::optional<LoadedGroup> group;
@@ -490,7 +507,7 @@ Result<GroupView> Client::Impl::change_group(std::string_view reference,
       commit = std::move(*made);
       group = std::move(*g);
     }
-    auto result = upload_commit(&group->state, commit, {}, {});
+    auto result = upload_commit(&group->state, commit, {}, {}, extras);
     if (result || result.error() != errc::group_conflict || attempt > 0) {
       return result;
     }
@@ -689,6 +706,9 @@ bool Client::Impl::on_group_commit(const v1::Delivery& d, std::vector<Event>& ev
   }
   if (!tx->commit()) {
     return true;
+  }
+  if (base) {
+    note_handover(*base, *after);  // a case handed on: its history is owed to the colleague
   }
   log_states.erase(gid);
   events.insert(events.end(), applied.begin(), applied.end());

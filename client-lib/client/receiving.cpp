@@ -11,6 +11,10 @@
 namespace lotse::client {
 namespace {
 
+bool is_staff_role(store::AccountRole r) {
+  return r == store::AccountRole::staff || r == store::AccountRole::admin;
+}
+
 bool silent_duplicate(const boost::system::error_code& ec) {
   return ec == protocol::errc::duplicate_message || ec == protocol::errc::replayed_prekey_message;
 }
@@ -72,6 +76,19 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
           events.push_back(e);
         }
       }
+      pending.pop_front();
+      acks.push_back(d.envelope_id());
+      continue;
+    }
+    if (d.has_case_notice()) {
+      // The relay about our case (docs/PROTOCOL.md 2.22): a handover asked for or declined.
+      Event e;
+      e.kind = Event::Kind::case_notice;
+      e.group = to_hex(d.case_notice().case_id());
+      e.contact = d.case_notice().kind() == v1::CaseNotice::HANDOVER_REQUESTED
+                      ? d.case_notice().to_account_id()
+                      : d.case_notice().from_account_id();
+      events.push_back(e);
       pending.pop_front();
       acks.push_back(d.envelope_id());
       continue;
@@ -208,6 +225,11 @@ void Client::Impl::process_pending(std::unique_lock<std::mutex>& lock) {
           e.contact = sender.account_id;
           event = e;
         }
+      }
+    } else if (content->has_history()) {
+      // A case handed to us: its history, from a colleague (never from a client).
+      if (is_staff_role((*contact)->role)) {
+        ok = on_case_history(sender, content->history(), events);
       }
     } else if (content->has_group_setup()) {
       ok = on_group_setup(sender, content->group_setup(), events);

@@ -17,19 +17,19 @@ GroupRefusal rule(const char* message) {
   return {v1::GROUP_RULE, message};
 }
 
-// Whether a without `gone` has the same members as b without `added` (roles aside).
+// Whether a without `gone` has the same members, with the same roles, as b without `added`.
 bool same_except(const protocol::GroupState& a, const protocol::GroupState& b,
                  const std::string& gone, const std::string& added) {
-  std::vector<std::string> left;
-  std::vector<std::string> right;
+  std::vector<std::pair<std::string, GroupRole>> left;
+  std::vector<std::pair<std::string, GroupRole>> right;
   for (const auto& m : a.members) {
     if (m.account_id != gone) {
-      left.push_back(m.account_id);
+      left.emplace_back(m.account_id, m.role);
     }
   }
   for (const auto& m : b.members) {
     if (m.account_id != added) {
-      right.push_back(m.account_id);
+      right.emplace_back(m.account_id, m.role);
     }
   }
   return left == right;
@@ -53,6 +53,10 @@ std::optional<GroupRefusal> check_case_holder(const store::RelayStore& store,
   if (c == nullptr || !c->counsellor || *c->counsellor == author.id ||
       author.role == store::Role::client) {
     return std::nullopt;
+  }
+  const store::Inbox* in = c->inbox ? store.inbox(*c->inbox) : nullptr;
+  if (in == nullptr || in->member(author.id) == nullptr) {
+    return std::nullopt;  // not the inbox's: it learns nothing (UNKNOWN_GROUP follows)
   }
   if (group.members.contains(author.id)) {
     return std::nullopt;  // a supervisor: the rules below refuse what it may not do
@@ -158,7 +162,17 @@ std::optional<GroupRefusal> check_case_change(
         return rule("A claim leaves the client, the claiming counsellor and the supervisors.");
       }
     }
-    if (!next.is_member(author.public_id)) {
+    bool supervisors_stay = true;
+    for (const auto& m : before != nullptr ? before->members : next.members) {
+      const auto* a = store.account_by_public_id(m.account_id);
+      const auto* s = a != nullptr ? in->member(a->id) : nullptr;
+      const auto* kept = next.find(m.account_id);
+      if (s != nullptr && s->supervisor && (kept == nullptr || kept->role != m.role)) {
+        supervisors_stay = false;
+      }
+    }
+    if (!next.is_member(author.public_id) || !supervisors_stay ||
+        next.find(author.public_id)->role != GroupRole::admin) {
       return rule("A claim leaves the client, the claiming counsellor and the supervisors.");
     }
     change.kind = CaseChange::Kind::claim;

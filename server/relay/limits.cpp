@@ -19,6 +19,9 @@ std::uint64_t max_blob_bytes(const Limits& limits) noexcept {
 
 void check_limits(const Limits& limits) {
   const auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (limits.inbox_registrations_per_hour < 1.0) {
+    fail("limits.inbox_registrations_per_hour must be at least 1 (below, nobody could register)");
+  }
   if (limits.max_file_bytes == 0 || max_blob_bytes(limits) == 0) {
     fail("limits.max_file_bytes must be between 1 and " +
          std::to_string(protocol::file_stream::max_file_size));

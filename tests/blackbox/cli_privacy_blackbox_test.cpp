@@ -16,15 +16,9 @@
 
 using namespace lotse;
 using test::Lotse;
+using test::trimmed;
 
 namespace {
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
-    s.pop_back();
-  }
-  return s;
-}
 
 // A running relay with an admin, a counsellor (anna.k) and her client (Mia), each a profile.
 struct Office {

@@ -236,6 +236,11 @@ TEST_CASE("a flyer client reaches the on-duty staff, opens its case, one counsel
   CHECK(cases_of(*org.carla).cases_size() == 0);
   CHECK(cases_of(*mia).cases_size() == 1);
 
+  // A claim keeps the supervisor, and the claimer is an admin of the case.
+  CHECK(error_of(update_group(*org.anna, make_commit(*org.anna, g,
+                                                     {member(*mia, GroupRole::owner),
+                                                      member(*org.anna, GroupRole::admin)}))) ==
+        v1::GROUP_RULE);
   // Anna and Ben claim at the same moment: exactly one wins.
   TestGroup annas = g;
   TestGroup bens = g;
@@ -282,6 +287,13 @@ TEST_CASE("a flyer client reaches the on-duty staff, opens its case, one counsel
                    "SELECT count(*) FROM audit_log WHERE action = 'case.claimed' AND "
                    "actor = '" +
                        winner.device.account_id + "'") == 1);
+  // Somebody outside the inbox learns nothing about the case.
+  CHECK(
+      error_of(update_group(
+          *org.admin, sign_raw(*org.admin, raw_commit(*org.admin, g,
+                                                      {member(*mia, GroupRole::owner),
+                                                       member(*org.admin, GroupRole::admin)})))) ==
+      v1::UNKNOWN_GROUP);
   // A second claim attempt by the loser says why.
   CHECK(error_of(
             update_group(other, sign_raw(other, raw_commit(other, g,

@@ -17,6 +17,14 @@
 
 namespace lotse::test {
 
+// A command's output line without its line end.
+inline std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+    s.pop_back();
+  }
+  return s;
+}
+
 struct Lotse {
   std::filesystem::path profile;
 

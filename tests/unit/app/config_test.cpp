@@ -146,6 +146,11 @@ TEST_CASE("file limits: the defaults agree, contradicting values are refused wit
     }
     return false;
   };
+  {
+    auto inbox = l;
+    inbox.inbox_registrations_per_hour = 0.5;  // the bucket would never hold one token
+    CHECK(refused(inbox, "limits.inbox_registrations_per_hour"));
+  }
   l.max_chunk_bytes = l.max_frame_bytes - 1023;  // a full chunk's frame would not fit a message
   CHECK(refused(l, "limits.max_chunk_bytes"));
   l = {};

@@ -55,10 +55,15 @@ NoticeView notice_view(const protocol::InboxNotice& n, bool verified, std::int64
 
 namespace {
 
-// Names from the contact list (handles of staff, the names clients shared); empty if unknown.
+// Names from the contact list (handles of staff, the names clients shared), our own from the
+// profile; empty if unknown.
 std::string name_of(store::Profile& profile, const std::string& account_id) {
   if (account_id.empty()) {
     return {};
+  }
+  if (auto own = profile.secrets().load_own_account();
+      own && *own && (**own).account_id == account_id) {
+    return setting_or_empty(profile, setting::name);
   }
   auto c = profile.contacts().find(account_id);
   return c && *c ? (**c).display_name : std::string();

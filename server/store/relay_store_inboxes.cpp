@@ -348,7 +348,9 @@ bool RelayStore::inbox_link(const Account& client, const Account& staff) const {
     return false;
   }
   if (const Case* c = case_of_client(client.id); c != nullptr && c->counsellor) {
-    return false;  // claimed: the case's group decides who reaches whom
+    // Claimed: the case's group decides who reaches whom, and a colleague the counsellor asked
+    // the client to accept is reachable so that the client can commit the handover.
+    return c->pending_to == staff.id;
   }
   const Inbox* in = inbox(*inbox_row);
   const InboxMember* m = in != nullptr ? in->member(staff.id) : nullptr;

@@ -148,4 +148,54 @@ TEST_SUITE("blackbox") {
     CHECK_FALSE(std::filesystem::exists(mia.profile / "profile.db-shm"));
     CHECK_FALSE(std::filesystem::exists(mia.profile));
   }
+  TEST_CASE("with the consent rule the client agrees to a handover first, or declines it") {
+    test::TempDir dir;
+    test::RelayProcess relay(dir.path() / "relay");
+    relay.start();
+    REQUIRE(relay.bootstrap_invite().has_value());
+    const Lotse admin{dir.path() / "admin"};
+    admin.ok({"init", *relay.bootstrap_invite(), "--name", "leitung"});
+    const Lotse anna{dir.path() / "anna"};
+    const Lotse ben{dir.path() / "ben"};
+    for (const auto& [who, handle] : {std::pair{&anna, "anna.k"}, std::pair{&ben, "ben"}}) {
+      who->ok({"init", trimmed(relay.admin({"invite", "create", "--role", "staff"}).out), "--name",
+               handle});
+    }
+    admin.ok({"inbox-admin", "create", "Elternberatung", "--staff", "anna.k,ben", "--consent"});
+    ben.ok({"duty", "off", "Elternberatung"});  // only Anna gets the new case
+    const Lotse tom{dir.path() / "tom"};
+    tom.ok({"init", admin.line({"inbox-admin", "flyer", "Elternberatung"}), "--name", "Tom"});
+    CHECK(tom.json({"inbox-info"})["notice"].is_null());  // none published yet
+    tom.ok({"send", "Elternberatung", "Hallo, Marker-c0de"});
+    const auto queue = anna.json_lines({"inbox-queue"});
+    REQUIRE(queue.size() == 1);
+    const auto case_id = queue[0]["case"].get<std::string>();
+    CHECK(ben.json_lines({"inbox-queue"}).size() == 1);  // open cases of his inbox, off duty too
+    CHECK(anna.json({"claim", case_id})["counsellor_name"] == "anna.k");
+    CHECK(ben.run({"claim", case_id}).exit_code == 1);
+
+    // Anna asks; Tom sees the request and declines; Anna stays.
+    const auto asked = anna.json({"handover", case_id, "ben", "--reason", "Schwerpunkt"});
+    CHECK(asked["state"] == "handover-pending");
+    CHECK(tom.ok({"inbox-info"}).out.find("asks to hand your conversation to ben") !=
+          std::string::npos);
+    CHECK(tom.json({"consent", "--decline"})["counsellor_name"] == "anna.k");
+    CHECK(tom.run({"consent"}).exit_code == 1);  // nothing waiting any more
+
+    // Asked again, he agrees: Ben counsels him now and gets the history from Anna's device.
+    anna.ok({"handover", case_id, "ben", "--reason", "Schwerpunkt"});
+    CHECK(tom.json({"consent"})["counsellor_name"] == "ben");
+    (void)anna.ok({"inbox"});  // Anna's device learns of it and re-encrypts the history to Ben
+    (void)ben.ok({"inbox", "--wait", "5"});
+    CHECK(ben.ok({"history", case_id}).out.find("Marker-c0de") != std::string::npos);
+    tom.ok({"send", "Elternberatung", "Danke, Marker-beef"});
+    CHECK(ben.ok({"inbox", "--wait", "5"}).out.find("Marker-beef") != std::string::npos);
+    CHECK(anna.ok({"inbox", "--wait", "1"}).out.find("Marker-beef") == std::string::npos);
+    CHECK(relay.stop() == 0);
+    store::Database db(relay.data_dir() / "relay.db");
+    CHECK(db.query_int("SELECT count(*) FROM audit_log WHERE action = 'case.handed_over' AND "
+                       "detail LIKE '%(client consented): Schwerpunkt'") == 1);
+    CHECK(db.query_int("SELECT count(*) FROM audit_log WHERE action = 'case.handover_declined'") ==
+          1);
+  }
 }

@@ -80,6 +80,10 @@ TEST_SUITE("blackbox") {
     REQUIRE(first.exit_code == 0);
     CHECK(first.err.find("Wir antworten montags.") != std::string::npos);  // shown before writing
 
+    // She may make her own conversation disappear (she owns her case).
+    CHECK(mia.json({"policy", "set", "Jugendberatung", "--disappearing",
+                    "1d"})["disappearing_seconds"] == 86400);
+
     // All three counsellors on duty see the new case and its first message.
     std::string case_id;
     for (auto* s : {&anna, &ben, &cem}) {

@@ -210,6 +210,7 @@ int cmd_inbox(const Common& common, std::chrono::seconds wait) {
       std::cout << to_line(m) << "\n";
     }
   }
+  print_case_change(**c, common.json);
   return 0;
 }
 

@@ -72,6 +72,9 @@ int cmd_handover(const Common& common, const std::string& case_ref, const std::s
                  const std::string& reason);
 int cmd_consent(const Common& common, bool decline);
 int cmd_wipe(const Common& common, bool yes);
+// For a client of an inbox, after its messages: a line when its case was taken, handed over or
+// a handover waits for its consent (`lotse inbox`).
+void print_case_change(client::Client& c, bool json);
 // Before a client writes to its inbox: prints the inbox's notice when it is closed or absent.
 void warn_if_closed(client::Client& c, const std::string& to);
 

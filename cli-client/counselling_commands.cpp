@@ -355,6 +355,34 @@ int cmd_wipe(const Common& common, bool yes) {
   return 0;
 }
 
+void print_case_change(client::Client& c, bool json) {
+  auto change = c.case_change();
+  if (!change || !*change) {
+    return;
+  }
+  const auto& k = (*change)->now;
+  const auto counsellor = who(k.counsellor_name, k.counsellor);
+  if (json) {
+    auto j = to_json(k);
+    j["event"] = "case";
+    j["previous_counsellor"] = (*change)->previous_counsellor;
+    j["previous_counsellor_name"] = (*change)->previous_counsellor_name;
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  if ((*change)->handover_requested) {
+    std::cout << "[case] " << counsellor << " asks to hand your conversation to "
+              << who(k.pending_handover_to_name, k.pending_handover_to)
+              << ": run `lotse consent` to agree or `lotse consent --decline`\n";
+  } else if (!k.counsellor.empty() && (*change)->previous_counsellor.empty()) {
+    std::cout << "[case] " << counsellor << " has taken your conversation\n";
+  } else if (!k.counsellor.empty() && (*change)->previous_counsellor != k.counsellor) {
+    std::cout << "[case] your conversation was handed over from "
+              << who((*change)->previous_counsellor_name, (*change)->previous_counsellor) << " to "
+              << counsellor << "\n";
+  }
+}
+
 void warn_if_closed(client::Client& c, const std::string& to) {
   auto in = c.inbox_info();
   if (!in || lower(in->name) != lower(to) || !in->notice) {

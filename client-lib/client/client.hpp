@@ -416,6 +416,16 @@ public:
   // case's history to them; with it the client is asked first (pending_handover_to set).
   [[nodiscard]] Result<CaseView> handover(std::string_view case_ref, std::string_view colleague,
                                           std::string_view reason);
+  // A client of an inbox: what changed in its case since the last call (the first counsellor
+  // took it, it was handed over, a handover waits for consent); nullopt when nothing did or this
+  // is not an inbox client. `previous_counsellor` names who had it before.
+  struct CaseChange {
+    CaseView now;
+    std::string previous_counsellor;
+    std::string previous_counsellor_name;
+    bool handover_requested = false;
+  };
+  [[nodiscard]] Result<std::optional<CaseChange>> case_change();
   // A client: accepts (commits) or declines the handover its counsellor asked for.
   [[nodiscard]] Result<CaseView> answer_handover(bool accept);
   // Sends case histories owed to colleagues after handovers this device learnt of while

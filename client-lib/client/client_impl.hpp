@@ -33,6 +33,8 @@ inline constexpr const char* next_prekey_id = "next_one_time_prekey_id";
 inline constexpr const char* inbox_id = "inbox_id";
 inline constexpr const char* inbox_signer = "inbox_signer";
 inline constexpr const char* case_group = "case_group";
+// What the client last showed of its case: counsellor account id and pending handover target.
+inline constexpr const char* case_seen = "case_seen";
 }  // namespace setting
 
 [[nodiscard]] std::string to_hex(std::string_view bytes);

@@ -428,6 +428,40 @@ Result<void> Client::Impl::ensure_case(std::string_view to) {
   return {};
 }
 
+Result<std::optional<Client::CaseChange>> Client::case_change() {
+  Impl& im = *impl_;
+  std::string seen;
+  {
+    std::lock_guard lock(im.mutex);
+    if (setting_or_empty(im.profile, setting::case_group).empty()) {
+      return std::optional<CaseChange>();
+    }
+    seen = setting_or_empty(im.profile, setting::case_seen);
+  }
+  auto list = cases();
+  if (!list) {
+    return list.error();
+  }
+  if (list->size() != 1) {
+    return std::optional<CaseChange>();
+  }
+  const CaseView& now = list->front();
+  const std::string state = now.counsellor + "|" + now.pending_handover_to;
+  if (state == seen) {
+    return std::optional<CaseChange>();
+  }
+  CaseChange change;
+  change.now = now;
+  change.previous_counsellor = seen.substr(0, seen.find('|'));
+  change.handover_requested = !now.pending_handover_to.empty();
+  std::lock_guard lock(im.mutex);
+  change.previous_counsellor_name = name_of(im.profile, change.previous_counsellor);
+  if (auto r = im.profile.secrets().set_setting(setting::case_seen, state); !r) {
+    return user_error(r.error());
+  }
+  return std::optional<CaseChange>(std::move(change));
+}
+
 Result<CaseView> Client::answer_handover(bool accept) {
   Impl& im = *impl_;
   auto list = cases();

@@ -110,6 +110,7 @@ TEST_SUITE("blackbox") {
     CHECK((anna_won ? b : a).err.find("nother counsellor has taken this case") !=
           std::string::npos);
     CHECK(loser.json_lines({"inbox-queue"}).empty());
+    CHECK(mia.ok({"inbox"}).out.find("has taken your conversation") != std::string::npos);
 
     // The winner hands the case to Cem, with a reason.
     const auto handover =
@@ -128,8 +129,11 @@ TEST_SUITE("blackbox") {
     // The old counsellors get no new message.
     CHECK(winner.ok({"inbox", "--wait", "2"}).out.find("Marker-9c1e") == std::string::npos);
     CHECK(loser.ok({"inbox", "--wait", "1"}).out.find("Marker-9c1e") == std::string::npos);
-    // The client sees who counsels her now.
+    // The client sees who counsels her now, and that the case was handed over.
     CHECK(mia.json({"inbox-info"})["case"]["counsellor_name"] == "cem");
+    CHECK(mia.ok({"inbox"}).out.find("[case] your conversation was handed over from ") !=
+          std::string::npos);
+    CHECK(mia.ok({"inbox"}).out.find("[case]") == std::string::npos);  // told once
 
     CHECK(relay.stop() == 0);
     // No plaintext anywhere in the relay's files; the audit log says who, when and why.

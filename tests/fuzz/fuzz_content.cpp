@@ -79,4 +79,15 @@ void lotse_fuzz_write_seeds(const std::filesystem::path& dir) {
   write("attachment", attachment);
   auto bare = client::attachment_content(expected_id, 5, std::string(32, 'c'), file, "x", "", "");
   write("attachment_bare", bare);
+  v1::Content history;
+  history.set_message_id(expected_id);
+  history.set_sent_at_ms(6);
+  history.mutable_history()->set_group_id(std::string(16, 'g'));
+  auto* entry = history.mutable_history()->add_entries();
+  entry->set_sender_account_id("aaaaaaaaaaaaaaaaaaaaaaaa");
+  entry->set_sender_device_id(1);
+  entry->set_message_id(std::string(16, 'm'));
+  entry->set_sent_at_ms(1795447107051);
+  entry->set_text("Ich brauche Hilfe.");
+  write("case_history", history);
 }

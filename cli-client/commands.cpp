@@ -211,6 +211,7 @@ int cmd_inbox(const Common& common, std::chrono::seconds wait) {
     }
   }
   print_case_change(**c, common.json);
+  (*c)->send_due_histories();  // a case handed on while we waited: its history goes now
   return 0;
 }
 

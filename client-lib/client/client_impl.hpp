@@ -35,6 +35,8 @@ inline constexpr const char* inbox_signer = "inbox_signer";
 inline constexpr const char* case_group = "case_group";
 // What the client last showed of its case: counsellor account id and pending handover target.
 inline constexpr const char* case_seen = "case_seen";
+// Staff: case histories this device still owes to colleagues ("<group hex> <account id>" lines).
+inline constexpr const char* histories_due = "histories_due";
 }  // namespace setting
 
 [[nodiscard]] std::string to_hex(std::string_view bytes);
@@ -176,7 +178,10 @@ struct Client::Impl {
   // With the lock (receiving): a commit removed this device's account from a case and added one
   // colleague: hand the colleague the history (queued for after the lock).
   void note_handover(const protocol::GroupState& before, const protocol::GroupState& after);
-  std::vector<std::pair<std::string, std::string>> histories_due;  // (group id, colleague)
+  // With the lock: whether a group is a counselling case (its owner is a client account).
+  [[nodiscard]] bool is_case(const protocol::GroupState& state);
+  // With the lock: remembers in the profile that this device owes a case's history to a colleague.
+  void owe_history(const std::string& group_id, const std::string& colleague);
   // Without the lock: the inbox by name or id among those the relay lists to us; an InboxInfo
   // answer as a view.
   [[nodiscard]] Result<v1::InboxInfo> find_inbox(std::string_view reference);

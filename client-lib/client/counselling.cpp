@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 namespace lotse::client {
 namespace {
@@ -714,7 +715,7 @@ Result<CaseView> Client::handover(std::string_view case_ref, std::string_view co
   // it the same way).
   {
     std::lock_guard lock(im.mutex);
-    im.histories_due.emplace_back(*from_hex(c->id), to);
+    im.owe_history(*from_hex(c->id), to);
   }
   im.send_due_histories();
   CaseView out = *c;
@@ -730,10 +731,29 @@ void Client::send_due_histories() {
   impl_->send_due_histories();
 }
 
+bool Client::Impl::is_case(const protocol::GroupState& state) {
+  // Only a counselling case has a client as its owner (the relay enforces it: in any other group
+  // a client is a plain member).
+  for (const auto& m : state.members) {
+    if (m.role == protocol::GroupRole::owner) {
+      auto c = profile.contacts().find(m.account_id);
+      return c && *c && (**c).role == store::AccountRole::client;
+    }
+  }
+  return false;
+}
+
+void Client::Impl::owe_history(const std::string& group_id, const std::string& colleague) {
+  // Kept in the profile: a process that learns of the handover may end before it can send.
+  auto due = setting_or_empty(profile, setting::histories_due);
+  due += to_hex(group_id) + " " + colleague + "\n";
+  (void)profile.secrets().set_setting(setting::histories_due, due);
+}
+
 void Client::Impl::note_handover(const protocol::GroupState& before,
                                  const protocol::GroupState& after) {
   if (!is_staff(own.role) || !before.is_member(own.account_id) || after.is_member(own.account_id) ||
-      after.author_account_id == own.account_id) {
+      after.author_account_id == own.account_id || !is_case(after)) {
     return;
   }
   std::vector<std::string> added;
@@ -743,8 +763,7 @@ void Client::Impl::note_handover(const protocol::GroupState& before,
     }
   }
   if (added.size() == 1) {
-    histories_due.emplace_back(std::string(after.group_id.begin(), after.group_id.end()),
-                               added.front());
+    owe_history(std::string(after.group_id.begin(), after.group_id.end()), added.front());
   }
 }
 
@@ -752,8 +771,18 @@ void Client::Impl::send_due_histories() {
   std::vector<std::pair<std::string, std::string>> due;
   {
     std::lock_guard lock(mutex);
-    due.swap(histories_due);
+    std::istringstream in(setting_or_empty(profile, setting::histories_due));
+    for (std::string hex, colleague; in >> hex >> colleague;) {
+      if (auto raw = from_hex(hex)) {
+        due.emplace_back(*raw, colleague);
+      }
+    }
+    if (due.empty()) {
+      return;
+    }
+    (void)purge_expired();  // what has disappeared is not handed on
   }
+  std::string still_due;
   for (const auto& [group_id, colleague] : due) {
     // The case's messages this device holds, oldest first, in parts.
     std::vector<v1::Content> parts;
@@ -800,16 +829,23 @@ void Client::Impl::send_due_histories() {
         part.set_message_id(new_message_id());
         part.set_sent_at_ms(static_cast<std::uint64_t>(now_ms()));
       }
-      (void)send_content(colleague, part);
+      if (auto sent = send_content(colleague, part); !sent) {
+        still_due += to_hex(group_id) + " " + colleague + "\n";  // next time
+        break;
+      }
     }
   }
+  std::lock_guard lock(mutex);
+  (void)profile.secrets().set_setting(setting::histories_due, still_due);
 }
 
 bool Client::Impl::on_case_history(const store::DeviceAddress& sender,
                                    const v1::CaseHistory& history, std::vector<Event>& events) {
   auto g = load_group(history.group_id());
-  if (!g || !*g || !(**g).state.is_member(own.account_id) || !is_staff(own.role)) {
-    return true;  // not a case of ours: dropped
+  if (!g || !*g || !(**g).state.is_member(own.account_id) || !is_staff(own.role) ||
+      !is_case((**g).state) || (**g).state.is_member(sender.account_id)) {
+    // Not a case of ours, or not from the counsellor who left it: dropped.
+    return true;
   }
   const auto conversation = group_conversation(history.group_id());
   for (const auto& e : history.entries()) {

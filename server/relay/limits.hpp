@@ -71,7 +71,7 @@ struct Limits {
   // inbox takes in.
   std::uint32_t max_inbox_invite_uses = 100'000;
   std::chrono::seconds max_inbox_invite_lifetime{365 * 24 * 3600};
-  std::uint32_t inbox_max_open_cases = 200;    // unclaimed cases per inbox, unless it says less
+  std::uint32_t inbox_max_open_cases = 200;    // unclaimed cases per inbox whose SetInbox says 0
   double inbox_registrations_per_hour = 60.0;  // per inbox (token bucket, burst the same)
 };
 

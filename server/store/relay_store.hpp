@@ -530,7 +530,8 @@ private:
   void load_timers();
   void load_inboxes();
   // Whether a client of an inbox and a staff member of it may reach each other through the inbox
-  // (the client's case is not claimed yet; the staff member is on duty or a supervisor).
+  // (the client's case is not claimed yet and the staff member is on duty or a supervisor; or the
+  // staff member is the colleague a pending handover of the client's case names).
   [[nodiscard]] bool inbox_link(const Account& client, const Account& staff) const;
   void forget_blob(const BlobRecord& blob);
   Account& cache_account(Account account);

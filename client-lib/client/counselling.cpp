@@ -380,6 +380,7 @@ Result<void> Client::Impl::ensure_case(std::string_view to) {
     std::lock_guard lock(mutex);
     std::vector<protocol::GroupMember> list;
     list.push_back({own.account_id, account_key.public_key(), protocol::GroupRole::owner});
+    bool counsellor = false;
     for (const auto& s : inbox.staff()) {
       auto m = member_of(s.account_id());
       if (!m) {
@@ -388,9 +389,10 @@ Result<void> Client::Impl::ensure_case(std::string_view to) {
       m->role = protocol::GroupRole::admin;
       list.push_back(*m);
       staff.push_back(s.account_id());
+      counsellor = counsellor || !s.supervisor();
     }
-    if (list.size() < 2) {
-      return errc::no_devices;  // nobody on duty can be reached now
+    if (!counsellor) {
+      return errc::nobody_on_duty;  // the relay opens a case only with a counsellor on duty
     }
     std::array<std::uint8_t, protocol::group_id_bytes> id{};
     rng.fill(id);
@@ -608,8 +610,8 @@ Result<CaseView> Client::claim(std::string_view case_ref) {
     std::lock_guard lock(im.mutex);
     me = im.own.account_id;
     auto g = im.load_group(*from_hex(c->id));
-    if (!g || !*g) {
-      return errc::unknown_case;
+    if (!g || !*g || !(**g).state.is_member(im.own.account_id)) {
+      return errc::not_in_case;
     }
     for (const auto& m : (**g).state.members) {
       others = others || (m.account_id != me && m.account_id != c->client &&

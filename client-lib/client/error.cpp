@@ -96,6 +96,10 @@ public:
         return "office hours look like \"Mo-Fr 09:00-17:00, Sa 10:00-12:00\"; texts are at most "
                "1024 bytes";
       case errc::invalid_reason: return "a handover reason is 1 to 200 bytes";
+      case errc::nobody_on_duty:
+        return "nobody is on duty in this inbox right now; please try again later";
+      case errc::not_in_case:
+        return "you were not on duty when this case opened; a colleague who was can claim it";
       case errc::file_unreadable: return "the file cannot be read";
       case errc::file_unwritable: return "the file cannot be written there";
       case errc::invalid_file_name:

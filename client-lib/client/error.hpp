@@ -80,6 +80,8 @@ enum class errc {
   not_inbox_client = 63,      // this account did not register through an inbox
   invalid_office_hours = 64,  // the hours do not parse, or a notice text is too long
   invalid_reason = 65,        // a handover reason is 1 to 200 bytes
+  nobody_on_duty = 66,        // an inbox client's first message: no counsellor is on duty
+  not_in_case = 67,           // staff: this device was not in the case when it opened
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

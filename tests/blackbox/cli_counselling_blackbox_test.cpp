@@ -171,14 +171,22 @@ TEST_SUITE("blackbox") {
     }
     admin.ok({"inbox-admin", "create", "Elternberatung", "--staff", "anna.k,ben", "--consent"});
     ben.ok({"duty", "off", "Elternberatung"});  // only Anna gets the new case
+    anna.ok({"duty", "off", "Elternberatung"});
     const Lotse tom{dir.path() / "tom"};
     tom.ok({"init", admin.line({"inbox-admin", "flyer", "Elternberatung"}), "--name", "Tom"});
     CHECK(tom.json({"inbox-info"})["notice"].is_null());  // none published yet
+    const auto nobody = tom.run({"send", "Elternberatung", "Hallo?"});
+    CHECK(nobody.exit_code == 1);
+    CHECK(nobody.err.find("obody is on duty in this inbox right now") != std::string::npos);
+    anna.ok({"duty", "on", "Elternberatung"});
     tom.ok({"send", "Elternberatung", "Hallo, Marker-c0de"});
     const auto queue = anna.json_lines({"inbox-queue"});
     REQUIRE(queue.size() == 1);
     const auto case_id = queue[0]["case"].get<std::string>();
     CHECK(ben.json_lines({"inbox-queue"}).size() == 1);  // open cases of his inbox, off duty too
+    const auto off_duty = ben.run({"claim", case_id});
+    CHECK(off_duty.exit_code == 1);
+    CHECK(off_duty.err.find("ou were not on duty when this case opened") != std::string::npos);
     CHECK(anna.json({"claim", case_id})["counsellor_name"] == "anna.k");
     CHECK(ben.run({"claim", case_id}).exit_code == 1);
 

@@ -210,6 +210,9 @@ void Session::on_update_group(const v1::ClientFrame& frame) {
           if (closes) {
             // The case is closed (docs/PROTOCOL.md 2.21): no message of the group stays queued.
             (void)store.close_group(stored->id, now);
+            store.audit(author->public_id, "conversation.closed", "", now,
+                        now + std::chrono::milliseconds(limits.audit_log_lifetime).count(),
+                        "group " + case_hex(stored->group_id));
           }
         }
         for (const auto member : recipients) {

@@ -585,6 +585,11 @@ TEST_CASE("an archiving commit with closed set purges the group's queued message
   // The commit itself still reaches the members (they wipe their copies on it).
   CHECK(count_rows(org.relay, "SELECT count(*) FROM envelopes WHERE group_commit IS NOT NULL") >=
         2);
+  // Audited without content: who closed which group.
+  CHECK(count_rows(org.relay,
+                   "SELECT count(*) FROM audit_log WHERE action = "
+                   "'conversation.closed' AND actor = '" +
+                       org.anna->device.account_id + "' AND detail LIKE 'group %'") == 1);
   sweep(org.relay);
   CHECK(relay_bytes(org.relay).find(marker('G')) == std::string::npos);
 }

@@ -35,24 +35,34 @@ std::string tree_bytes(const std::filesystem::path& dir) {
   return all;
 }
 
-}  // namespace
+// A running relay with its admin (leitung) and three counsellors (anna.k, ben, cem), each a
+// profile; the tests define the inbox.
+struct Centre {
+  test::TempDir dir;
+  test::RelayProcess relay{dir.path() / "relay"};
+  Lotse admin{dir.path() / "admin"};
+  Lotse anna{dir.path() / "anna"};
+  Lotse ben{dir.path() / "ben"};
+  Lotse cem{dir.path() / "cem"};
 
-TEST_SUITE("blackbox") {
-  TEST_CASE("a counselling centre: flyer, anonymous client, claim race, handover, wipe") {
-    test::TempDir dir;
-    test::RelayProcess relay(dir.path() / "relay");
+  Centre() {
     relay.start();
     REQUIRE(relay.bootstrap_invite().has_value());
-    const Lotse admin{dir.path() / "admin"};
     admin.ok({"init", *relay.bootstrap_invite(), "--name", "leitung"});
-    const Lotse anna{dir.path() / "anna"};
-    const Lotse ben{dir.path() / "ben"};
-    const Lotse cem{dir.path() / "cem"};
     for (const auto& [who, handle] :
          {std::pair{&anna, "anna.k"}, std::pair{&ben, "ben"}, std::pair{&cem, "cem"}}) {
       who->ok({"init", trimmed(relay.admin({"invite", "create", "--role", "staff"}).out), "--name",
                handle});
     }
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("blackbox") {
+  TEST_CASE("a counselling centre: flyer, anonymous client, claim race, handover, wipe") {
+    Centre centre;
+    auto& [dir, relay, admin, anna, ben, cem] = centre;
 
     // The admin sets up the inbox, its office hours (always closed: no hours at all would mean
     // always open, so one short slot on Sunday night) and prints the flyer.
@@ -157,18 +167,8 @@ TEST_SUITE("blackbox") {
     CHECK_FALSE(std::filesystem::exists(mia.profile));
   }
   TEST_CASE("with the consent rule the client agrees to a handover first, or declines it") {
-    test::TempDir dir;
-    test::RelayProcess relay(dir.path() / "relay");
-    relay.start();
-    REQUIRE(relay.bootstrap_invite().has_value());
-    const Lotse admin{dir.path() / "admin"};
-    admin.ok({"init", *relay.bootstrap_invite(), "--name", "leitung"});
-    const Lotse anna{dir.path() / "anna"};
-    const Lotse ben{dir.path() / "ben"};
-    for (const auto& [who, handle] : {std::pair{&anna, "anna.k"}, std::pair{&ben, "ben"}}) {
-      who->ok({"init", trimmed(relay.admin({"invite", "create", "--role", "staff"}).out), "--name",
-               handle});
-    }
+    Centre centre;
+    auto& [dir, relay, admin, anna, ben, cem] = centre;
     admin.ok({"inbox-admin", "create", "Elternberatung", "--staff", "anna.k,ben", "--consent"});
     ben.ok({"duty", "off", "Elternberatung"});  // only Anna gets the new case
     anna.ok({"duty", "off", "Elternberatung"});

@@ -9,18 +9,6 @@
 #include <algorithm>
 
 namespace lotse::store {
-namespace {
-
-std::string lower_ascii(std::string s) {
-  for (auto& c : s) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return s;
-}
-
-}  // namespace
 
 struct RelayStore::Statements {
   explicit Statements(Database& db)

@@ -111,6 +111,16 @@ struct GroupChange {
   BlobView signed_commit;  // the serialised SignedGroupCommit, kept for the log
 };
 
+// ASCII letters lower-cased, as SQLite's NOCASE compares (handles, inbox names).
+[[nodiscard]] inline std::string lower_ascii(std::string s) {
+  for (auto& c : s) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return s;
+}
+
 // Counselling inboxes and cases (docs/PROTOCOL.md 2.22), held in memory like the directory.
 struct InboxMember {
   std::int64_t account = 0;

@@ -7,17 +7,6 @@
 #include <algorithm>
 
 namespace lotse::store {
-namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
-  return s;
-}
-
-}  // namespace
-
 const InboxMember* Inbox::member(std::int64_t account) const {
   const auto it =
       std::lower_bound(staff.begin(), staff.end(), account,
@@ -101,9 +90,9 @@ const Inbox* RelayStore::inbox_by_id(BlobView inbox_id) const {
 }
 
 const Inbox* RelayStore::inbox_by_name(const std::string& name) const {
-  const auto wanted = lower(name);
+  const auto wanted = lower_ascii(name);
   for (const auto& [row, in] : inboxes_) {
-    if (lower(in.name) == wanted) {
+    if (lower_ascii(in.name) == wanted) {
       return &in;
     }
   }
@@ -115,8 +104,9 @@ std::vector<const Inbox*> RelayStore::inboxes() const {
   for (const auto& [row, in] : inboxes_) {
     out.push_back(&in);
   }
-  std::sort(out.begin(), out.end(),
-            [](const Inbox* a, const Inbox* b) { return lower(a->name) < lower(b->name); });
+  std::sort(out.begin(), out.end(), [](const Inbox* a, const Inbox* b) {
+    return lower_ascii(a->name) < lower_ascii(b->name);
+  });
   return out;
 }
 
